@@ -1,0 +1,45 @@
+"""The `fibtrigger` command: a thin layer over the library, one module per command group."""
+
+import sys
+
+import click
+
+from ..errors import FibtriggerError
+from .app import cli
+from . import core  # noqa: F401  (registers the core commands)
+
+BAD_INPUT_EXIT = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: every error is one line on stderr; 2 for bad input, 1 otherwise."""
+    try:
+        cli.main(args=argv, prog_name="fibtrigger", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.exceptions.Abort:
+        click.echo("fibtrigger: aborted", err=True)
+        return 1
+    except click.UsageError as error:
+        click.echo(f"fibtrigger: {error.format_message()}", err=True)
+        return BAD_INPUT_EXIT
+    except click.ClickException as error:
+        click.echo(f"fibtrigger: {error.format_message()}", err=True)
+        return error.exit_code
+    except FibtriggerError as error:
+        click.echo(f"fibtrigger: {_one_line(error)}", err=True)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+__all__ = ["cli", "main", "run"]

@@ -1,0 +1,130 @@
+"""Engines, and the translation of driver errors into fibtrigger's errors."""
+
+import sqlite3
+
+import pymysql
+from sqlalchemy import create_engine, event, exc
+from sqlalchemy.engine import URL, Engine
+
+from lambda_handler.contract import RANGE_MESSAGE
+
+from .config import database_url, masked
+from .errors import (
+    BackendError,
+    ConfigurationError,
+    DatabaseUnreachable,
+    FibtriggerError,
+    InvalidArgument,
+    ResultOutOfRange,
+    SchemaNotInstalled,
+)
+
+MIGRATE_HINT = "run `fibtrigger migrate` (or `alembic upgrade head`) first"
+_RANGE_PREFIX = RANGE_MESSAGE.split("{limit}")[0]
+
+
+def make_engine(url: str | URL | None = None, *, pool_size: int = 8) -> Engine:
+    """An autocommit engine: one INSERT is one round trip, with no COMMIT after it."""
+    url = database_url(url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(
+            url,
+            isolation_level="AUTOCOMMIT",
+            pool_pre_ping=False,
+            connect_args={"timeout": 30, "check_same_thread": False},
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    if url.drivername in ("mysql", "mariadb"):
+        url = url.set(drivername=f"{url.drivername}+pymysql")
+    return create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=3600,
+        # With autocommit there is nothing to roll back: skip the round trip.
+        pool_reset_on_return=None,
+        connect_args={"connect_timeout": 10},
+    )
+
+
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    # WAL lets readers run beside the one writer; busy_timeout waits for the lock.
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+
+def endpoint(url: URL) -> str:
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    return f"{url.host or 'localhost'}:{url.port or 3306}"
+
+
+def translate(error: BaseException, url: URL) -> FibtriggerError:
+    """Map a driver or SQLAlchemy error to the matching FibtriggerError."""
+    if isinstance(error, FibtriggerError):
+        return error
+    original = error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error
+    if isinstance(original, pymysql.err.MySQLError):
+        return _translate_mysql(original, url)
+    if isinstance(original, sqlite3.Error):
+        return _translate_sqlite(original, url)
+    if isinstance(original, (OSError, exc.OperationalError)):
+        return _unreachable(url, str(original))
+    return FibtriggerError(f"database error: {original}")
+
+
+def _unreachable(url: URL, detail: str) -> DatabaseUnreachable:
+    where = endpoint(url)
+    return DatabaseUnreachable(
+        f"cannot reach the database at {where} ({detail}). Check that the server is running; "
+        f"for a cloud database (RDS, Aurora) its security group needs an inbound rule for port "
+        f"{url.port or 3306} from this machine's IP"
+    )
+
+
+def _range_error(message: str) -> InvalidArgument:
+    got = message.rsplit("got ", 1)[-1]
+    if got.lstrip("-").isdigit() and int(got) > 0:
+        return ResultOutOfRange(message)
+    return InvalidArgument(message)
+
+
+def _translate_mysql(error: pymysql.err.MySQLError, url: URL) -> FibtriggerError:
+    code = error.args[0] if error.args and isinstance(error.args[0], int) else None
+    message = str(error.args[1]) if len(error.args) > 1 else str(error)
+    if code == 1644:  # SIGNAL SQLSTATE '45000'
+        if message.startswith(_RANGE_PREFIX):
+            return _range_error(message)
+        return BackendError(message)
+    if code in (1146, 1305):
+        return SchemaNotInstalled(f"{message}: the fibtrigger schema is not installed; {MIGRATE_HINT}")
+    if code in (1264, 1690):
+        return ResultOutOfRange(f"result out of range: {message}")
+    if code in (1366, 1048):
+        return InvalidArgument(message)
+    if code == 1045:
+        return ConfigurationError(
+            f"access denied for user {url.username!r} at {endpoint(url)}: check the user and password "
+            "in FIBTRIGGER_DATABASE_URL"
+        )
+    if code == 1049:
+        return ConfigurationError(
+            f"database {url.database!r} does not exist at {endpoint(url)}: create it, then {MIGRATE_HINT}"
+        )
+    if code in (2002, 2003, 2005, 2006, 2013) or isinstance(error, pymysql.err.OperationalError) and code is None:
+        return _unreachable(url, message)
+    return FibtriggerError(f"database error {code}: {message}")
+
+
+def _translate_sqlite(error: sqlite3.Error, url: URL) -> FibtriggerError:
+    message = str(error)
+    if message.startswith(_RANGE_PREFIX):
+        return _range_error(message) if "above" not in message else ResultOutOfRange(message)
+    if "no such table" in message:
+        return SchemaNotInstalled(f"{message}: {MIGRATE_HINT}")
+    if "unable to open database file" in message:
+        return ConfigurationError(f"cannot open the SQLite file {endpoint(url)!r}: {message}")
+    return FibtriggerError(f"database error: {message}")

@@ -1,0 +1,40 @@
+"""One exception hierarchy, rooted in FibtriggerError."""
+
+
+class FibtriggerError(Exception):
+    """Base class of every error fibtrigger raises on purpose."""
+
+    #: CLI exit code for this kind of error (2: the caller's input was bad).
+    exit_code = 1
+
+
+class InvalidArgument(FibtriggerError, ValueError):
+    """The argument is not an integer in the valid range."""
+
+    exit_code = 2
+
+
+class ResultOutOfRange(InvalidArgument):
+    """The argument is an integer, but its Fibonacci number does not fit the column."""
+
+
+class SchemaNotInstalled(FibtriggerError):
+    """The fibonacci table, fibcomp or a trigger is missing."""
+
+
+class DatabaseUnreachable(FibtriggerError, ConnectionError):
+    """The database server could not be reached."""
+
+
+class BackendError(FibtriggerError):
+    """The computation behind the trigger failed (for example the Lambda function)."""
+
+
+class ConfigurationError(FibtriggerError):
+    """A setting is missing or wrong (URL, backend, credentials)."""
+
+    exit_code = 2
+
+
+class ResultMismatch(FibtriggerError):
+    """The rows read back do not match the arguments inserted; nothing is returned."""

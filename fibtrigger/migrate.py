@@ -1,0 +1,69 @@
+"""Alembic, driven from Python: the twin of `fibtrigger migrate` and `alembic upgrade head`."""
+
+import importlib.util
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, pool
+from sqlalchemy.engine import URL
+
+from .config import database_url
+from .database import translate
+
+
+def migrations_dir() -> Path:
+    """The Alembic scripts: ``migrations/`` in a checkout, ``fibtrigger/migrations`` when installed."""
+    spec = importlib.util.find_spec("fibtrigger.migrations")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(url: str | URL | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    # Passed as an object, never through the ini parser, which would mangle '%' in passwords.
+    config.attributes["url"] = database_url(url)
+    return config
+
+
+def migration_engine(url: URL):
+    """A plain transactional engine: SQLite runs the whole upgrade in one transaction."""
+    if url.drivername in ("mysql", "mariadb"):
+        url = url.set(drivername=f"{url.drivername}+pymysql")
+    return create_engine(url, poolclass=pool.NullPool)
+
+
+def upgrade(url: str | URL | None = None, revision: str = "head") -> str | None:
+    """Upgrade the schema; return the revision it is at afterwards."""
+    config = alembic_config(url)
+    _run(command.upgrade, config, revision)
+    return current(url)
+
+
+def downgrade(url: str | URL | None = None, revision: str = "base") -> str | None:
+    config = alembic_config(url)
+    _run(command.downgrade, config, revision)
+    return current(url)
+
+
+def current(url: str | URL | None = None) -> str | None:
+    """The schema revision, or None when nothing is installed."""
+    url = database_url(url)
+    engine = migration_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except Exception as error:
+        raise translate(error, url) from None
+    finally:
+        engine.dispose()
+
+
+def _run(action, config: Config, revision: str) -> None:
+    try:
+        action(config, revision)
+    except Exception as error:
+        raise translate(error, config.attributes["url"]) from None

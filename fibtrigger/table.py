@@ -1,0 +1,177 @@
+"""The facade: insert arguments into ``fibonacci`` and return what the database computed."""
+
+import threading
+import weakref
+from collections.abc import Iterable
+from decimal import Decimal
+
+from sqlalchemy.engine import URL, Engine
+
+from lambda_handler.contract import ArgumentError, check_fib
+
+from . import migrate
+from .config import database_url, masked
+from .database import make_engine, translate
+from .errors import InvalidArgument, ResultMismatch, ResultOutOfRange
+from .schema import dialect_module
+
+DEFAULT_BATCH_SIZE = 1000
+
+
+class FibonacciTable:
+    """One database's ``fibonacci`` table. Thread-safe: each call takes a pooled connection."""
+
+    def __init__(self, url: str | URL | None = None, *, engine: Engine | None = None) -> None:
+        self.engine = engine if engine is not None else make_engine(url)
+        self.url = self.engine.url
+        self.sql = dialect_module(self.engine.dialect.name)
+        self.limit = self.sql.MAX_FIB
+        self._is_sqlite = self.engine.dialect.name == "sqlite"
+        self._returning: bool | None = None  # known after the first connection
+        self._ready_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"FibonacciTable({masked(self.url)!r})"
+
+    def check(self, value: object) -> int:
+        """Validate one argument without a round trip."""
+        try:
+            return check_fib(value, self.limit)
+        except ArgumentError as error:
+            raise (ResultOutOfRange if error.out_of_range else InvalidArgument)(str(error)) from None
+
+    def compute(self, n: int) -> int:
+        """Insert ``n`` and return the value the trigger stored."""
+        return self._insert([self.check(n)])[0]
+
+    def compute_many(self, values: Iterable[int], *, batch_size: int = DEFAULT_BATCH_SIZE) -> list[int]:
+        """Insert every argument in multi-row INSERTs, atomically; values come back in input order."""
+        arguments = [self.check(value) for value in values]
+        if not arguments:
+            return []
+        return self._insert(arguments, batch_size=batch_size)
+
+    def rows(self) -> list[tuple[int, int]]:
+        """Every stored (fib, value) pair, oldest first."""
+        connection = self._connect()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self.sql.SELECT_ALL)
+            return [(int(fib), int(value)) for fib, value in cursor.fetchall()]
+        except Exception as error:
+            raise translate(error, self.url) from None
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _connect(self):
+        try:
+            connection = self.engine.raw_connection()
+        except Exception as error:
+            raise translate(error, self.url) from None
+        if self._returning is None:
+            self._prepare(connection)
+        return connection
+
+    def _prepare(self, connection) -> None:
+        with self._ready_lock:
+            if self._returning is not None:
+                return
+            if self._is_sqlite:
+                # The embedded default installs itself; MySQL migrations stay explicit.
+                cursor = connection.cursor()
+                cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fibonacci'")
+                if cursor.fetchone() is None:
+                    migrate.upgrade(self.url)
+                self._returning = False
+            else:
+                dialect = self.engine.dialect
+                self._returning = bool(dialect.is_mariadb) and dialect.server_version_info >= (10, 5)
+
+    def _insert(self, arguments: list[int], *, batch_size: int = DEFAULT_BATCH_SIZE) -> list[int]:
+        connection = self._connect()
+        batches = [arguments[i : i + batch_size] for i in range(0, len(arguments), batch_size)]
+        in_transaction = len(batches) > 1
+        try:
+            cursor = connection.cursor()
+            if in_transaction:
+                cursor.execute("BEGIN IMMEDIATE" if self._is_sqlite else "BEGIN")
+            results: list[int] = []
+            for batch in batches:
+                results.extend(self._insert_batch(cursor, batch))
+            if in_transaction:
+                connection.commit()
+            return results
+        except Exception as error:
+            if in_transaction:
+                _rollback_quietly(connection)
+            raise translate(error, self.url) from None
+        finally:
+            connection.close()
+
+    def _insert_batch(self, cursor, batch: list[int]) -> list[int]:
+        rows = ",".join([self.sql.ROW_PLACEHOLDER] * len(batch))
+        if self._returning:
+            cursor.execute(self.sql.INSERT_ROWS_RETURNING.format(rows=rows), batch)
+            stored = cursor.fetchall()
+        else:
+            cursor.execute(self.sql.INSERT_ROWS.format(rows=rows), batch)
+            # MySQL reports the first id of a multi-row INSERT, SQLite the last.
+            last = cursor.lastrowid
+            first = last - len(batch) + 1 if self._is_sqlite else last
+            cursor.execute(self.sql.SELECT_RANGE, (first, first + len(batch) - 1))
+            stored = cursor.fetchall()
+        if [int(fib) for fib, _ in stored] != batch:
+            raise ResultMismatch("the rows read back do not match the arguments inserted")
+        return [_as_int(value) for _, value in stored]
+
+
+def _as_int(value: int | Decimal) -> int:
+    if value is None:
+        raise ResultMismatch("the database stored no value")
+    return int(value)
+
+
+def _rollback_quietly(connection) -> None:
+    try:
+        connection.rollback()
+    except Exception:  # noqa: BLE001 - the original error is the one to report
+        pass
+
+
+_tables: dict[str, FibonacciTable] = {}
+_tables_by_engine: "weakref.WeakKeyDictionary[Engine, FibonacciTable]" = weakref.WeakKeyDictionary()
+_tables_lock = threading.Lock()
+
+
+def default_table(url: str | URL | None = None, *, engine: Engine | None = None) -> FibonacciTable:
+    """The shared FibonacciTable for a URL or engine, created once per process."""
+    with _tables_lock:
+        if engine is not None:
+            table = _tables_by_engine.get(engine)
+            if table is None:
+                table = _tables_by_engine[engine] = FibonacciTable(engine=engine)
+            return table
+        key = database_url(url).render_as_string(hide_password=False)
+        table = _tables.get(key)
+        if table is None:
+            table = _tables[key] = FibonacciTable(key)
+        return table
+
+
+def compute(n: int, *, url: str | URL | None = None, engine: Engine | None = None) -> int:
+    """F(n), computed by the database's trigger. Uses FIBTRIGGER_DATABASE_URL or ./fibtrigger.db."""
+    return default_table(url, engine=engine).compute(n)
+
+
+def compute_many(
+    values: Iterable[int],
+    *,
+    url: str | URL | None = None,
+    engine: Engine | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> list[int]:
+    """F(n) for every n, in input order, inserted in multi-row statements."""
+    return default_table(url, engine=engine).compute_many(values, batch_size=batch_size)

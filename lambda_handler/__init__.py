@@ -1,0 +1,1 @@
+"""The Fibonacci Lambda function. Standard library only."""
