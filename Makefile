@@ -1,0 +1,26 @@
+# Two commands a new user needs: `make demo` (the main job) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/fibtrigger migrate
+	$(BIN)/fibtrigger compute 0 10 20 92
+	$(BIN)/fibtrigger table
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) fibtrigger.db fibtrigger.db-* .pytest_cache .hypothesis

@@ -1,0 +1,49 @@
+"""The Lambda deployment zip: only the handler package, byte-identical for the same source."""
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import lambda_handler
+
+PACKAGE_DIR = Path(lambda_handler.__file__).resolve().parent
+# Lambda needs no timestamps; a fixed one makes the zip reproducible.
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+MAX_PACKAGE_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True)
+class Package:
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def source_files() -> list[Path]:
+    return sorted(p for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def build() -> Package:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for path in source_files():
+            name = f"lambda_handler/{path.relative_to(PACKAGE_DIR).as_posix()}"
+            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes())
+    return Package(buffer.getvalue())
+
+
+def write(path: str | Path) -> Package:
+    package = build()
+    Path(path).write_bytes(package.data)
+    return package
