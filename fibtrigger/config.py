@@ -20,6 +20,9 @@ def database_url(url: str | URL | None = None) -> URL:
             f"{DATABASE_URL_ENV} is not a database URL; expected e.g. "
             "mysql+pymysql://user:password@host:3306/dbname"
         ) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        # Resolved once, so a later chdir cannot point pooled connections elsewhere.
+        parsed = parsed.set(database=os.path.abspath(parsed.database))
     if parsed.get_backend_name() not in ("mysql", "mariadb", "sqlite"):
         raise ConfigurationError(
             f"unsupported database {parsed.get_backend_name()!r}: use mysql+pymysql://... or sqlite:///..."

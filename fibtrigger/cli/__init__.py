@@ -14,7 +14,8 @@ BAD_INPUT_EXIT = 2
 def main(argv: list[str] | None = None) -> int:
     """Entry point: every error is one line on stderr; 2 for bad input, 1 otherwise."""
     try:
-        cli.main(args=argv, prog_name="fibtrigger", standalone_mode=False)
+        # Without standalone mode, click returns a command's Exit code instead of raising it.
+        code = cli.main(args=argv, prog_name="fibtrigger", standalone_mode=False)
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.exceptions.Abort:
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def _one_line(error: BaseException) -> str:

@@ -22,7 +22,8 @@ def migrate(ctx: click.Context) -> None:
     click.echo(f"{masked(url)} is at revision {revision}")
 
 
-@cli.command()
+# ignore_unknown_options lets "-1" reach the argument check instead of reading as a flag.
+@cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("numbers", nargs=-1, required=True, metavar="N [N ...]")
 @click.pass_context
 def compute(ctx: click.Context, numbers: tuple[str, ...]) -> None:
