@@ -38,3 +38,7 @@ class ConfigurationError(FibtriggerError):
 
 class ResultMismatch(FibtriggerError):
     """The rows read back do not match the arguments inserted; nothing is returned."""
+
+
+class LambdaSyncUnavailable(FibtriggerError):
+    """The server has no lambda_sync: neither Aurora MySQL nor the local UDF (`fibtrigger local up`)."""

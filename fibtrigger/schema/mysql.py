@@ -88,3 +88,81 @@ SELECT_RANGE = "SELECT fib, value FROM fibonacci WHERE id BETWEEN %s AND %s ORDE
 SELECT_LAST_ID = "SELECT LAST_INSERT_ID()"
 SELECT_ALL = "SELECT fib, value FROM fibonacci ORDER BY id"
 ROW_PLACEHOLDER = "(%s)"
+
+
+# ---- The backend swap (issue 4) --------------------------------------------
+# Both triggers compute with one expression: `fibcomp(NEW.fib)` for the sql
+# backend, `fiblambda('<function ARN>', NEW.fib)` for the lambda backend. The
+# argument check above runs first either way, so a bad argument never reaches
+# the Lambda function. The triggers themselves are the record of the current
+# backend: there is no second copy that could disagree with them.
+
+LAMBDA_FUNCTION_NAME = "fiblambda"
+
+
+def lambda_compute(function_arn: str) -> str:
+    """The trigger's compute expression for the lambda backend. The ARN is validated by the caller."""
+    return f"{LAMBDA_FUNCTION_NAME}('{function_arn}', NEW.fib)"
+
+
+# Aurora MySQL v3's native lambda_sync returns the raw response payload as a
+# BLOB, hence CONVERT before any JSON function. A function error can come back
+# as a payload ({"errorMessage", "errorType"}) rather than an SQL error, so it
+# is detected here. CAST of text that is not a number yields 0 with a warning,
+# so the digits are checked before the CAST: a wrong value is never stored.
+# No `->>` and no JSON_VALUE ... RETURNING: MariaDB has neither. `fib + 0`:
+# MariaDB's JSON_OBJECT renders an INT routine parameter as a JSON string.
+# SIGNAL's MESSAGE_TEXT holds 128 characters in MySQL, hence LEFT(..., 128).
+FIBLAMBDA = StoredFunction(
+    name=LAMBDA_FUNCTION_NAME,
+    parameters="function_arn VARCHAR(256), fib INT",
+    returns="DECIMAL(65,0)",
+    characteristics="NOT DETERMINISTIC NO SQL",
+    body="""\
+BEGIN
+  DECLARE response LONGTEXT;
+  DECLARE digits LONGTEXT;
+  DECLARE msg VARCHAR(128);
+  SET response = CONVERT(lambda_sync(function_arn, JSON_OBJECT('fib', fib + 0)) USING utf8mb4);
+  IF response IS NULL OR JSON_VALID(response) = 0 THEN
+    SET msg = LEFT(CONCAT('Lambda function returned no JSON object: ', COALESCE(response, 'NULL')), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = msg;
+  END IF;
+  IF JSON_CONTAINS_PATH(response, 'one', '$.errorMessage', '$.errorType') THEN
+    SET msg = LEFT(CONCAT('Lambda function error: ', COALESCE(
+      JSON_UNQUOTE(JSON_EXTRACT(response, '$.errorMessage')),
+      JSON_UNQUOTE(JSON_EXTRACT(response, '$.errorType')))), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = msg;
+  END IF;
+  SET digits = JSON_UNQUOTE(JSON_EXTRACT(response, '$.value'));
+  IF digits IS NULL OR NOT digits REGEXP '^[0-9]{1,65}$' THEN
+    SET msg = LEFT(CONCAT('Lambda function returned no decimal value for fib ', fib, ': ', response), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = msg;
+  END IF;
+  IF JSON_EXTRACT(response, '$.fib') <> fib THEN
+    SET msg = LEFT(CONCAT('Lambda function answered for another fib than ', fib, ': ', response), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = msg;
+  END IF;
+  RETURN CAST(digits AS DECIMAL(65,0));
+END""",
+)
+
+# Created by revision 0002; the triggers start on the sql backend.
+BACKEND_OBJECTS = (FIBLAMBDA,)
+
+# DROP and CREATE TRIGGER under LOCK TABLES ... WRITE (both MySQL 8.0 and
+# MariaDB allow it on a write-locked table): concurrent inserts wait for the
+# lock instead of running between the DROP and the CREATE without a trigger.
+LOCK_TABLE = "LOCK TABLES fibonacci WRITE"
+UNLOCK_TABLES = "UNLOCK TABLES"
+SET_LOCK_WAIT_TIMEOUT = "SET SESSION lock_wait_timeout = {seconds:d}"
+
+# The backend bookkeeping: read straight from the triggers' definitions.
+SELECT_TRIGGER_BODIES = (
+    "SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS "
+    "WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'fibonacci'"
+)
+SELECT_AURORA_VERSION = "SHOW VARIABLES LIKE 'aurora_version'"
+# Without network traffic: the local UDF raises its own error for a NULL ARN,
+# and a server without lambda_sync raises 1305 (function does not exist).
+PROBE_LAMBDA_SYNC = "SELECT lambda_sync(NULL, NULL)"

@@ -1,0 +1,231 @@
+"""The computation behind the trigger, `sql` (fibcomp) or `lambda` (lambda_sync): the twin of `fibtrigger backend`.
+
+The swap replaces both triggers under ``LOCK TABLES fibonacci WRITE``: MySQL 8.0
+has no CREATE OR REPLACE TRIGGER, and the lock makes concurrent inserts wait
+instead of running in the gap between DROP and CREATE with no trigger at all.
+DROP TRIGGER invalidates the table's cached definition, so connections that
+already had the table open use the new triggers from their next statement; no
+FLUSH TABLES is needed (tests/test_backend_lambda.py checks this).
+
+It is also an Alembic operation: revision 0002 installs ``fiblambda`` and its
+downgrade returns to `sql`; a project that wants its backend in its migration
+history writes ``op.swap_backend("lambda", function_arn=...)`` in a revision.
+"""
+
+import re
+from dataclasses import dataclass
+
+from alembic.operations import MigrateOperation, Operations
+from sqlalchemy import exc
+from sqlalchemy.engine import URL, Connection
+
+from .config import database_url, masked
+from .database import make_engine, translate
+from .errors import ConfigurationError, LambdaSyncUnavailable, SchemaNotInstalled
+from .schema import mysql
+
+SQL = "sql"
+LAMBDA = "lambda"
+BACKENDS = (SQL, LAMBDA)
+DEFAULT_LOCK_WAIT_SECONDS = 60
+
+# Region, 12-digit account, function name (64 characters at most) and an
+# optional version or alias. The ARN is written into the trigger's SQL text,
+# so nothing outside this pattern may get through.
+_FUNCTION_ARN = re.compile(
+    r"^arn:aws[a-z-]{0,20}:lambda:[a-z]{2}(-[a-z]+)+-\d:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$"
+)
+_LAMBDA_EXPRESSION = re.compile(rf"{mysql.LAMBDA_FUNCTION_NAME}\('([^']*)', NEW\.fib\)")
+_FUNCTION_MISSING = (1305, 1630)  # FUNCTION ... does not exist / check 'Function Name Parsing'
+
+
+@dataclass(frozen=True)
+class BackendState:
+    """``name`` is sql or lambda; ``function_arn`` is set for lambda only."""
+
+    name: str
+    function_arn: str | None = None
+
+    def __str__(self) -> str:
+        return self.name if self.function_arn is None else f"{self.name} {self.function_arn}"
+
+
+@dataclass(frozen=True)
+class SwapResult:
+    before: BackendState
+    after: BackendState
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def check_function_arn(function_arn: str) -> str:
+    if not isinstance(function_arn, str) or not _FUNCTION_ARN.match(function_arn):
+        raise ConfigurationError(
+            f"{function_arn!r} is not a Lambda function ARN; expected "
+            "arn:aws:lambda:REGION:ACCOUNT:function:NAME[:VERSION_OR_ALIAS]"
+        )
+    return function_arn
+
+
+# ---- reading the state ------------------------------------------------------
+
+
+def backend_of(connection: Connection) -> BackendState:
+    """The backend the triggers of the connection's database use."""
+    _require_mysql(connection)
+    bodies = dict(connection.exec_driver_sql(mysql.SELECT_TRIGGER_BODIES).all())
+    insert = bodies.get(mysql.before_insert().name)
+    update = bodies.get(mysql.before_update().name)
+    if insert is None or update is None:
+        raise SchemaNotInstalled("the fibonacci triggers are missing: run `fibtrigger migrate` first")
+    for state in _candidates(insert):
+        if insert == _insert_trigger(state).body and update == _update_trigger(state).body:
+            return state
+    raise ConfigurationError(
+        "the fibonacci triggers were changed outside fibtrigger; run `fibtrigger backend sql` to reinstall them"
+    )
+
+
+def _candidates(insert_body: str) -> list[BackendState]:
+    found = _LAMBDA_EXPRESSION.search(insert_body)
+    states = [BackendState(SQL)]
+    if found:
+        states.append(BackendState(LAMBDA, found.group(1)))
+    return states
+
+
+def lambda_sync_available(connection: Connection) -> bool:
+    """Whether the server has lambda_sync: Aurora MySQL natively, or the local UDF."""
+    if connection.dialect.name not in ("mysql", "mariadb"):
+        return False
+    if connection.exec_driver_sql(mysql.SELECT_AURORA_VERSION).first() is not None:
+        return True
+    try:
+        connection.exec_driver_sql(mysql.PROBE_LAMBDA_SYNC).all()
+    except exc.DBAPIError as error:
+        code = error.orig.args[0] if error.orig is not None and error.orig.args else None
+        if code in _FUNCTION_MISSING:
+            return False
+    return True
+
+
+# ---- swapping ---------------------------------------------------------------
+
+
+def swap(
+    connection: Connection,
+    target: BackendState,
+    *,
+    lock_wait_seconds: int = DEFAULT_LOCK_WAIT_SECONDS,
+) -> SwapResult:
+    """Make the triggers use ``target``; a no-op when they already do."""
+    _require_mysql(connection)
+    if target.name == LAMBDA:
+        check_function_arn(target.function_arn)
+    elif target != BackendState(SQL):
+        raise ConfigurationError(f"unknown backend {target.name!r}; choose one of: {', '.join(BACKENDS)}")
+    try:
+        before = backend_of(connection)
+    except ConfigurationError:
+        before = None  # hand-edited triggers: reinstalling ours is the fix
+    if before == target:
+        return SwapResult(before, target)
+    if target.name == LAMBDA and not lambda_sync_available(connection):
+        raise LambdaSyncUnavailable(
+            "this server has no lambda_sync function: the lambda backend needs Aurora MySQL "
+            "(which has it built in) or the local lambda_sync (`fibtrigger local up`); the backend stays sql"
+        )
+    triggers = (_insert_trigger(target), _update_trigger(target))
+    connection.exec_driver_sql(mysql.SET_LOCK_WAIT_TIMEOUT.format(seconds=lock_wait_seconds))
+    connection.exec_driver_sql(mysql.LOCK_TABLE)
+    try:
+        for trigger in triggers:
+            trigger.replace(connection)
+    finally:
+        connection.exec_driver_sql(mysql.UNLOCK_TABLES)
+    return SwapResult(before or BackendState("unknown"), target)
+
+
+def _insert_trigger(state: BackendState):
+    return mysql.before_insert(_expression(state))
+
+
+def _update_trigger(state: BackendState):
+    return mysql.before_update(_expression(state))
+
+
+def _expression(state: BackendState) -> str:
+    return mysql.lambda_compute(state.function_arn) if state.name == LAMBDA else mysql.SQL_COMPUTE
+
+
+def _require_mysql(connection: Connection) -> None:
+    if connection.dialect.name not in ("mysql", "mariadb"):
+        raise ConfigurationError(
+            f"the backend swap is for MySQL (Aurora MySQL, or MariaDB with `fibtrigger local up`), "
+            f"not {connection.dialect.name}: the embedded SQLite default always computes in SQL"
+        )
+
+
+# ---- the Python twin of `fibtrigger backend` ----------------------------------
+
+
+def current_backend(url: str | URL | None = None) -> BackendState:
+    """The backend of the database at ``url`` (default: FIBTRIGGER_DATABASE_URL)."""
+    return _with_connection(url, backend_of)
+
+
+def use_lambda(url: str | URL | None, function_arn: str) -> SwapResult:
+    """Make the trigger call the Lambda function through lambda_sync. Idempotent."""
+    target = BackendState(LAMBDA, check_function_arn(function_arn))
+    return _with_connection(url, lambda connection: swap(connection, target))
+
+
+def use_sql(url: str | URL | None = None) -> SwapResult:
+    """Make the trigger compute with fibcomp again. Idempotent; needs no Lambda."""
+    return _with_connection(url, lambda connection: swap(connection, BackendState(SQL)))
+
+
+def _with_connection(url, action):
+    url = database_url(url)
+    if url.get_backend_name() == "sqlite":
+        raise ConfigurationError(
+            f"{masked(url)} is SQLite: the backend swap is for MySQL (Aurora MySQL, or MariaDB with "
+            "`fibtrigger local up`); SQLite always computes in SQL"
+        )
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            return action(connection)
+    except Exception as error:
+        raise translate(error, url) from None
+    finally:
+        engine.dispose()
+
+
+# ---- the Alembic operation ------------------------------------------------------
+
+
+@Operations.register_operation("swap_backend")
+class SwapBackendOp(MigrateOperation):
+    """``op.swap_backend("lambda", function_arn=ARN)`` or ``op.swap_backend("sql")`` in a revision."""
+
+    def __init__(self, backend: str, function_arn: str | None = None) -> None:
+        self.backend = backend
+        self.function_arn = function_arn
+
+    @classmethod
+    def swap_backend(cls, operations, backend: str, function_arn: str | None = None):
+        return operations.invoke(cls(backend, function_arn))
+
+    def reverse(self):
+        return SwapBackendOp(SQL)
+
+
+@Operations.implementation_for(SwapBackendOp)
+def _swap_backend(operations, operation: SwapBackendOp) -> None:
+    bind = operations.get_bind()
+    if bind.dialect.name not in ("mysql", "mariadb"):
+        return  # SQLite has one backend
+    swap(bind, BackendState(operation.backend, operation.function_arn))

@@ -1,0 +1,39 @@
+"""The lambda backend's function, fiblambda; the triggers stay on the sql backend.
+
+`fibtrigger backend lambda --function-arn ARN` (or ``op.swap_backend`` in a
+later revision) then points the triggers at fiblambda. Downgrading this
+revision returns the triggers to the sql backend first.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-28
+"""
+
+from alembic import op
+
+import fibtrigger.backend  # noqa: F401  (registers op.swap_backend)
+from fibtrigger.schema import mysql
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def _is_mysql() -> bool:
+    return op.get_bind().dialect.name in ("mysql", "mariadb")
+
+
+def upgrade() -> None:
+    if not _is_mysql():
+        return  # SQLite has one backend, fibcomp's twin
+    for obj in mysql.BACKEND_OBJECTS:
+        obj.create(op.get_bind())
+
+
+def downgrade() -> None:
+    if not _is_mysql():
+        return
+    op.swap_backend("sql")
+    for obj in reversed(mysql.BACKEND_OBJECTS):
+        obj.drop(op.get_bind())
