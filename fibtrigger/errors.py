@@ -42,3 +42,7 @@ class ResultMismatch(FibtriggerError):
 
 class LambdaSyncUnavailable(FibtriggerError):
     """The server has no lambda_sync: neither Aurora MySQL nor the local UDF (`fibtrigger local up`)."""
+
+
+class LocalStackError(FibtriggerError):
+    """`fibtrigger local up` could not start (or `down` could not stop) mariadbd or the Lambda service."""

@@ -7,6 +7,8 @@ import click
 from ..errors import FibtriggerError
 from .app import cli
 from . import core  # noqa: F401  (registers the core commands)
+from . import backend_commands  # noqa: F401  (registers `fibtrigger backend ...`)
+from . import local_commands  # noqa: F401  (registers `fibtrigger local ...`)
 
 BAD_INPUT_EXIT = 2
 

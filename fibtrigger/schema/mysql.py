@@ -166,3 +166,11 @@ SELECT_AURORA_VERSION = "SHOW VARIABLES LIKE 'aurora_version'"
 # Without network traffic: the local UDF raises its own error for a NULL ARN,
 # and a server without lambda_sync raises 1305 (function does not exist).
 PROBE_LAMBDA_SYNC = "SELECT lambda_sync(NULL, NULL)"
+
+# The local lambda_sync (udf/lambda_sync.c), installed only into the private
+# mariadbd of `fibtrigger local up`. A loadable function's name shadows stored
+# functions, which is why fibtrigger never creates a stored `lambda_sync`.
+SELECT_UDF_LIBRARY = "SELECT dl FROM mysql.func WHERE name = 'lambda_sync'"
+CREATE_UDF = "CREATE FUNCTION lambda_sync RETURNS STRING SONAME '{library}'"
+DROP_UDF = "DROP FUNCTION IF EXISTS lambda_sync"
+CREATE_DATABASE = "CREATE DATABASE IF NOT EXISTS `{name}`"
