@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from . import migrate
+from . import backend, migrate
 from .config import database_url, masked
 from .database import make_engine, translate
 from .errors import FibtriggerError
@@ -63,6 +63,7 @@ def _server_checks(connection, url) -> list[Check]:
     checks.append(_objects_check(connection, sqlite))
     if not sqlite:
         checks.append(_binlog_check(connection))
+        checks += _backend_checks(connection)
     return checks
 
 
@@ -112,3 +113,31 @@ def _binlog_check(connection) -> Check:
         "log_bin=1 and log_bin_trust_function_creators=0: CREATE FUNCTION may fail with error 1418/1419",
         "set log_bin_trust_function_creators=1 (on Aurora/RDS, in the DB cluster parameter group)",
     )
+
+
+def _backend_checks(connection) -> list[Check]:
+    """Whether lambda_sync exists here, and which backend the triggers use."""
+    available = backend.lambda_sync_available(connection)
+    where = "built in (Aurora MySQL)" if _flavour(connection).startswith("Aurora") else "the local UDF"
+    checks = [
+        Check(
+            "lambda_sync",
+            True,
+            f"available ({where})" if available else "not available: the lambda backend needs Aurora MySQL "
+            "or the local lambda_sync (`fibtrigger local up`)",
+        )
+    ]
+    try:
+        state = backend.backend_of(connection)
+    except FibtriggerError as error:
+        return checks + [Check("backend", False, str(error), "run `fibtrigger migrate`, then `fibtrigger backend sql`")]
+    ok = state.name == backend.SQL or available
+    checks.append(
+        Check(
+            "backend",
+            ok,
+            str(state) if ok else f"{state}, but this server has no lambda_sync: every insert fails",
+            "" if ok else "run `fibtrigger backend sql`, or use Aurora MySQL / `fibtrigger local up`",
+        )
+    )
+    return checks

@@ -12,7 +12,15 @@ MIGRATOR_PRIVILEGES = (
 # The trigger and fibcomp run as their definer, so a caller needs no EXECUTE.
 CALLER_PRIVILEGES = ("INSERT", "SELECT")
 
-ROLES = ("migrator", "caller")
+ROLES = ("migrator", "caller", "lambda-definer")
+
+# Aurora MySQL v3 grants Lambda invocation through a role. A trigger runs as
+# its definer with only the definer's default roles active, hence SET DEFAULT
+# ROLE; v2 (MySQL 5.7) has a global privilege instead. The backend swap also
+# locks fibonacci while it replaces the triggers, whose definer this account is.
+LAMBDA_ROLE = "AWS_LAMBDA_ACCESS"
+LAMBDA_V2_PRIVILEGE = "INVOKE LAMBDA"
+SWAP_PRIVILEGES = ("LOCK TABLES",)
 
 _ACCOUNT_PART = re.compile(r"^[A-Za-z0-9_.%:-]{1,80}$")
 _SCHEMA_NAME = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
@@ -36,4 +44,11 @@ def grant_statements(role: str, user: str, host: str, schema: str) -> list[str]:
         return [f"GRANT {', '.join(MIGRATOR_PRIVILEGES)} ON `{schema}`.* TO {who};"]
     if role == "caller":
         return [f"GRANT {', '.join(CALLER_PRIVILEGES)} ON `{schema}`.`fibonacci` TO {who};"]
+    if role == "lambda-definer":
+        return [
+            f"GRANT {LAMBDA_ROLE} TO {who};",
+            f"SET DEFAULT ROLE {LAMBDA_ROLE} TO {who};",
+            f"GRANT {', '.join(SWAP_PRIVILEGES)} ON `{schema}`.* TO {who};",
+            f"-- Aurora MySQL v2 instead of the first two: GRANT {LAMBDA_V2_PRIVILEGE} ON *.* TO {who};",
+        ]
     raise ConfigurationError(f"unknown role {role!r}; choose one of: {', '.join(ROLES)}")
