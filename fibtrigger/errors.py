@@ -46,3 +46,39 @@ class LambdaSyncUnavailable(FibtriggerError):
 
 class LocalStackError(FibtriggerError):
     """`fibtrigger local up` could not start (or `down` could not stop) mariadbd or the Lambda service."""
+
+
+class AwsError(FibtriggerError):
+    """An AWS call failed (deploy, plan or destroy)."""
+
+
+class AwsCredentialsMissing(AwsError, ConfigurationError):
+    """boto3's credential chain found no credentials."""
+
+    exit_code = 2
+
+
+class AwsAccessDenied(AwsError):
+    """AWS refused an action; the message names the action, e.g. iam:CreateRole."""
+
+
+class ClusterNotFound(AwsError):
+    """The Aurora cluster named by --cluster does not exist (in this region and account)."""
+
+    exit_code = 2
+
+
+class ResourceNotOwned(AwsError):
+    """A resource with fibtrigger's name exists but lacks its tags: fibtrigger leaves it alone."""
+
+    exit_code = 2
+
+
+class AwsOperationUnsupported(AwsError):
+    """The endpoint (an emulator such as moto) does not implement an AWS operation."""
+
+
+class UnsupportedCluster(AwsError):
+    """The cluster is not Aurora MySQL 3 (aurora-mysql 8.0), which the Lambda trigger needs."""
+
+    exit_code = 2

@@ -7,6 +7,7 @@ import click
 from ..errors import FibtriggerError
 from .app import cli
 from . import core  # noqa: F401  (registers the core commands)
+from . import aws_commands  # noqa: F401  (registers `fibtrigger aws ...`)
 from . import backend_commands  # noqa: F401  (registers `fibtrigger backend ...`)
 from . import local_commands  # noqa: F401  (registers `fibtrigger local ...`)
 

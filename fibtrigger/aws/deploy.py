@@ -1,0 +1,345 @@
+"""Plan and deploy the stack, and the Python twins of ``fibtrigger aws plan | deploy | destroy``.
+
+Deploy creates or updates, in order: the function's log group and execution role, the
+function, the REST API (POST / with AWS_IAM, an AWS_PROXY integration, a deployment to the
+stage), API Gateway's permission to invoke the function, the callers' IAM group and its
+policy and, with ``--cluster``, the cluster's access (see ``aurora``). Plan runs the same
+steps with a :class:`Recorder` that does not apply them.
+"""
+
+import base64
+import hashlib
+import json
+import time
+
+import boto3
+
+from .. import lambda_package
+from ..lambda_package import Package
+from . import aurora, policies
+from .clients import API_MISSING, IAM_MISSING, AwsClients, Sleep, role_not_ready_or_busy
+from .destroy import destroy_stack
+from .report import Recorder, Report
+from .resources import Resources
+from .stack import API_PATH, HANDLER, HTTP_METHOD, StackSettings, document
+
+NEW_API_ID = "<new-api-id>"
+
+
+def code_sha256(package: Package) -> str:
+    """Lambda's CodeSha256: base64 of the raw digest, not the hex string."""
+    return base64.b64encode(bytes.fromhex(package.sha256)).decode("ascii")
+
+
+class Stack:
+    """One stack (``StackSettings``) in one account and region, driven through :class:`AwsClients`."""
+
+    def __init__(self, aws: AwsClients, settings: StackSettings, package: Package | None = None):
+        self.aws = aws
+        self.settings = settings
+        self._package = package
+
+    @property
+    def package(self) -> Package:
+        if self._package is None:
+            self._package = lambda_package.build()
+        return self._package
+
+    def plan(self) -> Report:
+        """What deploy would create or change. Only reads: it touches nothing."""
+        return _Deployment(Resources(self.aws, self.settings), self.package).run(Recorder(apply=False))
+
+    def deploy(self) -> Report:
+        """Create or update everything, in order; running it again changes nothing.
+
+        A read-only pass runs first, so a conflict (a same-named resource that fibtrigger did
+        not create, a missing cluster) stops deploy before it changes anything."""
+        deployment = _Deployment(Resources(self.aws, self.settings), self.package)
+        deployment.run(Recorder(apply=False))
+        return deployment.run(Recorder(apply=True))
+
+    def destroy(self) -> Report:
+        """Delete what deploy created, in reverse order; gone is fine, untagged is left alone."""
+        return destroy_stack(Resources(self.aws, self.settings))
+
+
+class _Deployment:
+    def __init__(self, res: Resources, package: Package):
+        self.res = res
+        self.aws = res.aws
+        self.settings = res.settings
+        self.arns = res.arns
+        self.package = package
+
+    def run(self, run: Recorder) -> Report:
+        s = self.settings
+        cluster = aurora.describe_cluster(self.aws, s.cluster) if s.cluster else None
+        self._log_group(run)
+        role_arn = self.res.ensure_role(
+            run, s.lambda_role_name, policies.LAMBDA_SERVICE, s.logs_policy_name,
+            policies.function_logs(self.arns.log_group(s.log_group_name)),
+        )
+        function_arn = self._function(run, role_arn)
+        api_id = self._api(run, function_arn)
+        self._permission(run, api_id)
+        self._users_group(run, api_id)
+        report = Report(self.res.identity.region, self.res.identity.account, run.changes, function_arn=function_arn)
+        if api_id:
+            report.invoke_url = self.arns.invoke_url(api_id, s.stage)
+        if cluster is not None:
+            aurora.ensure_access(self.res, run, cluster, function_arn)
+            report.notes.extend(aurora.notes(self.res.identity.region, cluster))
+        return report
+
+    def _log_group(self, run: Recorder) -> None:
+        """Deploy creates the log group (Lambda would otherwise), so it is tagged and expires."""
+        s = self.settings
+
+        def set_retention() -> None:
+            self.aws.call(
+                "logs", "put_retention_policy", logGroupName=s.log_group_name, retentionInDays=s.log_retention_days
+            )
+
+        def create() -> None:
+            self.aws.call("logs", "create_log_group", logGroupName=s.log_group_name, tags=s.tags)
+            set_retention()
+
+        group = self.res.log_group()
+        retention = f"{s.log_retention_days} days retention"
+        if group is None:
+            run.change("create", "log group", s.log_group_name, create, retention)
+        elif not self.res.owns(self.res.log_group_tags(group)):
+            run.skip("log group", s.log_group_name, "exists, not created by fibtrigger: left alone")
+        elif group.get("retentionInDays") != s.log_retention_days:
+            run.change("update", "log group", s.log_group_name, set_retention, retention)
+        else:
+            run.keep("log group", s.log_group_name)
+
+    def _function(self, run: Recorder, role_arn: str) -> str:
+        s = self.settings
+        name = s.function_name
+        wanted = {
+            "Runtime": s.runtime, "Handler": HANDLER, "Timeout": s.timeout, "MemorySize": s.memory, "Role": role_arn,
+        }
+        function = self.res.function()
+        if function is None:
+            def create() -> None:
+                self.aws.call(
+                    "lambda", "create_function", retry_if=role_not_ready_or_busy,
+                    FunctionName=name, Code={"ZipFile": self.package.data},
+                    Description=f"fibtrigger: Fibonacci behind the fibonacci table's trigger ({s.prefix})",
+                    Tags=s.tags, **wanted,
+                )
+                self.aws.wait_for_function(name)
+            run.change(
+                "create", "Lambda function", name, create,
+                f"{s.runtime}, {s.memory} MB, {s.timeout} s, package {self.package.size} bytes",
+            )
+            return self.arns.function(name)
+        self.res.require_ours("Lambda function", name, function.get("Tags"))
+        config = function["Configuration"]
+        if run.apply:  # a previous update may still run; Lambda refuses changes until it ends
+            config = self.aws.wait_for_function(name)
+        if config.get("CodeSha256") != code_sha256(self.package):
+            def update_code() -> None:
+                self.aws.call(
+                    "lambda", "update_function_code", retry_if=role_not_ready_or_busy,
+                    FunctionName=name, ZipFile=self.package.data,
+                )
+                self.aws.wait_for_function(name)
+            run.change("update", "Lambda code", name, update_code, f"package sha256 {self.package.sha256[:12]}")
+        else:
+            run.keep("Lambda code", name, "package unchanged")
+        differences = {key: value for key, value in wanted.items() if config.get(key) != value}
+        if differences:
+            def update_configuration() -> None:
+                self.aws.call(
+                    "lambda", "update_function_configuration", retry_if=role_not_ready_or_busy,
+                    FunctionName=name, **differences,
+                )
+                self.aws.wait_for_function(name)
+            run.change(
+                "update", "Lambda configuration", name, update_configuration,
+                ", ".join(f"{key} {value}" for key, value in differences.items()),
+            )
+        else:
+            run.keep("Lambda configuration", name)
+        return config.get("FunctionArn") or self.arns.function(name)
+
+    def _api(self, run: Recorder, function_arn: str) -> str | None:
+        """The REST API: POST / with AWS_IAM, an AWS_PROXY integration, a deployment to the stage."""
+        s = self.settings
+        apis = self.res.apis()
+        if apis:
+            api_id: str | None = apis[0]["id"]
+            run.keep("REST API", f"{s.api_name} ({api_id})")
+        else:
+            created = run.change(
+                "create", "REST API", s.api_name,
+                lambda: self.aws.call(
+                    "apigateway", "create_rest_api", name=s.api_name,
+                    description=f"fibtrigger stack {s.prefix}: POST / computes Fibonacci (IAM auth)",
+                    endpointConfiguration={"types": ["REGIONAL"]}, tags=s.tags,
+                ),
+                "regional",
+            )
+            api_id = created["id"] if created else None
+        changes_before = run.count_changes()
+        resource_id = self._root_resource(api_id) if api_id else None
+        method = None
+        if resource_id:
+            method = self.aws.call(
+                "apigateway", "get_method", restApiId=api_id, resourceId=resource_id, httpMethod=HTTP_METHOD,
+                missing=API_MISSING,
+            )
+        label = f"{HTTP_METHOD} {API_PATH}"
+        target = {"restApiId": api_id, "resourceId": resource_id, "httpMethod": HTTP_METHOD}
+        if method is None:
+            run.change(
+                "create", "API method", label,
+                lambda: self.aws.call(
+                    "apigateway", "put_method", authorizationType="AWS_IAM", apiKeyRequired=False, **target
+                ),
+                "authorization AWS_IAM",
+            )
+        elif method.get("authorizationType") != "AWS_IAM":
+            run.change(
+                "update", "API method", label,
+                lambda: self.aws.call(
+                    "apigateway", "update_method",
+                    patchOperations=[{"op": "replace", "path": "/authorizationType", "value": "AWS_IAM"}],
+                    **target,
+                ),
+                f"authorization {method.get('authorizationType')} -> AWS_IAM",
+            )
+        else:
+            run.keep("API method", label, "authorization AWS_IAM")
+        uri = self.arns.lambda_integration_uri(function_arn)
+        integration = (method or {}).get("methodIntegration")
+        wanted = {"type": "AWS_PROXY", "httpMethod": "POST", "uri": uri}
+        if integration and all(integration.get(key) == value for key, value in wanted.items()):
+            run.keep("API integration", label, "AWS_PROXY")
+        else:
+            run.change(
+                "create" if integration is None else "update", "API integration", label,
+                lambda: self.aws.call(
+                    "apigateway", "put_integration", type="AWS_PROXY", integrationHttpMethod="POST", uri=uri, **target
+                ),
+                f"AWS_PROXY to {s.function_name}",
+            )
+        self._stage(run, api_id, uri, api_changed=run.count_changes() > changes_before)
+        return api_id
+
+    def _root_resource(self, api_id: str) -> str:
+        for resource in self.aws.pages("apigateway", "get_resources", "items", restApiId=api_id):
+            if resource.get("path") == API_PATH:
+                return resource["id"]
+        raise AssertionError(f"REST API {api_id} has no root resource")  # API Gateway always creates it
+
+    def _stage(self, run: Recorder, api_id: str | None, uri: str, api_changed: bool) -> None:
+        """Deploy to the stage when it is missing or the API changed. The deployment's description
+        fingerprints the setup, so a run that stopped between the two is caught up next time."""
+        s = self.settings
+        fingerprint = "fibtrigger " + hashlib.sha256(
+            json.dumps({"auth": "AWS_IAM", "type": "AWS_PROXY", "uri": uri}, sort_keys=True).encode()
+        ).hexdigest()[:16]
+        stage = self.res.api_stage(api_id) if api_id else None
+        deployed = None
+        if stage and stage.get("deploymentId"):
+            deployment = self.aws.call(
+                "apigateway", "get_deployment", restApiId=api_id, deploymentId=stage["deploymentId"],
+                missing=API_MISSING,
+            )
+            deployed = (deployment or {}).get("description")
+
+        def deploy() -> None:
+            self.aws.call("apigateway", "create_deployment", restApiId=api_id, stageName=s.stage, description=fingerprint)
+
+        if stage is None:
+            run.change("create", "API stage", s.stage, deploy, "first deployment")
+        elif api_changed or deployed != fingerprint:
+            run.change("update", "API stage", s.stage, deploy, "new deployment")
+        else:
+            run.keep("API stage", s.stage)
+
+    def _permission(self, run: Recorder, api_id: str | None) -> None:
+        """Let API Gateway invoke the function, only from this API's stage and method."""
+        s = self.settings
+        source_arn = self.arns.execute_api(api_id or NEW_API_ID, s.stage, HTTP_METHOD, API_PATH)
+
+        def add() -> None:
+            self.aws.call(
+                "lambda", "add_permission", retry_if=role_not_ready_or_busy,
+                FunctionName=s.function_name, StatementId=s.permission_id, Action="lambda:InvokeFunction",
+                Principal=policies.API_GATEWAY_SERVICE, SourceArn=source_arn,
+            )
+
+        def replace() -> None:
+            self.aws.call("lambda", "remove_permission", FunctionName=s.function_name, StatementId=s.permission_id)
+            add()
+
+        statement = self.res.permission_statement()
+        if statement is None:
+            run.change("create", "Lambda permission", s.permission_id, add, f"source {source_arn}")
+            return
+        current_source = statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn")
+        principal = statement.get("Principal", {})
+        principal = principal.get("Service") if isinstance(principal, dict) else principal
+        if current_source == source_arn and principal == policies.API_GATEWAY_SERVICE:
+            run.keep("Lambda permission", s.permission_id, f"source {source_arn}")
+        else:
+            run.change("update", "Lambda permission", s.permission_id, replace, f"source {source_arn}")
+
+    def _users_group(self, run: Recorder, api_id: str | None) -> None:
+        s = self.settings
+        group = self.res.group()
+        current = None
+        if group is None:
+            run.change(
+                "create", "IAM group", s.users_group,
+                lambda: self.aws.call("iam", "create_group", GroupName=s.users_group, Path=s.group_path),
+                f"path {s.group_path}",
+            )
+        else:
+            ours = group["Group"].get("Path") == s.group_path
+            run.keep("IAM group", s.users_group, "" if ours else "not created by fibtrigger: only its policy is managed")
+            current = self.aws.call(
+                "iam", "get_group_policy", GroupName=s.users_group, PolicyName=s.invoke_api_policy_name,
+                missing=IAM_MISSING,
+            )
+        policy = policies.invoke_api(self.arns.execute_api(api_id or NEW_API_ID, s.stage, HTTP_METHOD, API_PATH))
+        label = f"{s.users_group}/{s.invoke_api_policy_name}"
+        if current is not None and document(current["PolicyDocument"]) == policy:
+            run.keep("IAM group policy", label)
+            return
+        run.change(
+            "create" if current is None else "update", "IAM group policy", label,
+            lambda: self.aws.call(
+                "iam", "put_group_policy", GroupName=s.users_group, PolicyName=s.invoke_api_policy_name,
+                PolicyDocument=json.dumps(policy),
+            ),
+            policies.summary(policy),
+        )
+
+
+def _stack(settings: StackSettings | None, session: boto3.Session | None, sleep: Sleep,
+           package: Package | None = None) -> Stack:
+    return Stack(AwsClients(session or boto3.Session(), sleep), settings or StackSettings(), package)
+
+
+def plan(settings: StackSettings | None = None, *, session: boto3.Session | None = None,
+         sleep: Sleep = time.sleep, package: Package | None = None) -> Report:
+    """What ``deploy`` would create or change; reads only. The twin of ``fibtrigger aws plan``."""
+    return _stack(settings, session, sleep, package).plan()
+
+
+def deploy(settings: StackSettings | None = None, *, session: boto3.Session | None = None,
+           sleep: Sleep = time.sleep, package: Package | None = None) -> Report:
+    """Create or update the stack; idempotent. The twin of ``fibtrigger aws deploy``."""
+    return _stack(settings, session, sleep, package).deploy()
+
+
+def destroy(settings: StackSettings | None = None, *, session: boto3.Session | None = None,
+            sleep: Sleep = time.sleep) -> Report:
+    """Remove what deploy created, in reverse order. The twin of ``fibtrigger aws destroy``."""
+    return _stack(settings, session, sleep).destroy()

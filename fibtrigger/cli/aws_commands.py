@@ -1,0 +1,119 @@
+"""`fibtrigger aws plan | deploy | destroy`: thin wrappers over fibtrigger.aws."""
+
+import time
+from collections.abc import Callable
+
+import click
+
+from ..aws.clients import AwsClients, session_for
+from ..aws.deploy import Stack
+from ..aws.report import Report
+from ..aws.stack import DEFAULT_MEMORY_MB, DEFAULT_RUNTIME, DEFAULT_TIMEOUT_SECONDS, StackSettings
+from .app import cli
+
+# Seconds between retries come from fibtrigger.aws.clients; the CLI sleeps for real.
+SLEEP = time.sleep
+
+
+def stack_options(command: Callable) -> Callable:
+    """The options every `aws` command shares: which stack, where."""
+    options = [
+        click.option("--name", default="fibtrigger", show_default=True,
+                     help="Prefix of every resource's name; also the fibtrigger:stack tag."),
+        click.option("--stage", default="test", show_default=True,
+                     help="API Gateway stage; also part of every resource's name."),
+        click.option("--cluster", metavar="AURORA_CLUSTER_ID",
+                     help="Also give this Aurora MySQL 3 cluster access to the function."),
+        click.option("--users-group", default="apiUsers", show_default=True,
+                     help="IAM group of the API's callers (created if missing)."),
+        click.option("--region", help="AWS region (default: the standard boto3 chain)."),
+        click.option("--profile", help="AWS profile (default: AWS_PROFILE or the default profile)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def function_options(command: Callable) -> Callable:
+    """What plan and deploy need to shape the Lambda function."""
+    options = [
+        click.option("--memory", type=int, default=DEFAULT_MEMORY_MB, show_default=True,
+                     help="Lambda memory in MB (128-10240)."),
+        click.option("--timeout", type=int, default=DEFAULT_TIMEOUT_SECONDS,
+                     show_default=True, help="Lambda timeout in seconds (1-900)."),
+        click.option("--runtime", default=DEFAULT_RUNTIME, show_default=True,
+                     help="Lambda Python runtime."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@cli.group("aws")
+def aws_group() -> None:
+    """Deploy the Lambda function, an IAM-authorized API and Aurora's access to AWS."""
+
+
+def _stack(region: str | None, profile: str | None, **settings: object) -> Stack:
+    clients = AwsClients(session_for(profile, region), SLEEP)
+    return Stack(clients, StackSettings(**settings))
+
+
+def _changes(report: Report) -> None:
+    for change in report.changes:
+        click.echo(f"  {change.line()}")
+
+
+@aws_group.command()
+@stack_options
+@function_options
+def plan(region: str | None, profile: str | None, **settings: object) -> None:
+    """Print what deploy would create or change; touches nothing."""
+    deployment = _stack(region, profile, **settings)
+    report = deployment.plan()
+    click.echo(f"Plan for {deployment.settings.prefix} in {report.region} (account {report.account}):")
+    _changes(report)
+    click.echo(
+        f"Plan: {report.count('create')} to create, {report.count('update')} to update, "
+        f"{report.count('keep')} unchanged."
+    )
+
+
+@aws_group.command()
+@stack_options
+@function_options
+def deploy(region: str | None, profile: str | None, **settings: object) -> None:
+    """Create or update the stack, in order; running it twice changes nothing."""
+    deployment = _stack(region, profile, **settings)
+    report = deployment.deploy()
+    click.echo(f"Deployed {deployment.settings.prefix} to {report.region} (account {report.account}):")
+    _changes(report)
+    click.echo(
+        f"Deploy: {report.count('create')} created, {report.count('update')} updated, "
+        f"{report.count('keep')} unchanged."
+    )
+    click.echo("")
+    click.echo(f"Invoke URL:   {report.invoke_url}")
+    click.echo(f"Function ARN: {report.function_arn}")
+    if report.notes:
+        click.echo("")
+        click.echo(f"Aurora cluster {deployment.settings.cluster}: three steps remain")
+        for number, note in enumerate(report.notes, 1):
+            click.echo(f"  {number}. {note}")
+    click.echo("")
+    click.echo("Next, point the trigger at the function:")
+    click.echo(f"  {report.next_command}")
+
+
+@aws_group.command()
+@stack_options
+def destroy(region: str | None, profile: str | None, **settings: object) -> None:
+    """Delete what deploy created, in reverse order; leaves everything else alone."""
+    deployment = _stack(region, profile, **settings)
+    report = deployment.destroy()
+    if not report.changes:
+        click.echo(f"Nothing to destroy for {deployment.settings.prefix} in {report.region}.")
+        return
+    click.echo(f"Destroyed {deployment.settings.prefix} in {report.region} (account {report.account}):")
+    _changes(report)
+    click.echo(f"Destroy: {report.count('delete')} deleted, {report.count('skip')} left alone.")
