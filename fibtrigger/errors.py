@@ -82,3 +82,15 @@ class UnsupportedCluster(AwsError):
     """The cluster is not Aurora MySQL 3 (aurora-mysql 8.0), which the Lambda trigger needs."""
 
     exit_code = 2
+
+
+class FunctionNotFound(FibtriggerError):
+    """The Lambda endpoint has no function by that name or ARN (ResourceNotFoundException)."""
+
+
+class InvocationDenied(FibtriggerError):
+    """The endpoint refused the caller's credentials or signature (HTTP 403, AccessDenied)."""
+
+
+class EndpointUnreachable(FibtriggerError, ConnectionError):
+    """An HTTP endpoint (an API Gateway URL, a Lambda endpoint) could not be reached."""
