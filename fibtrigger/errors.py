@@ -94,3 +94,31 @@ class InvocationDenied(FibtriggerError):
 
 class EndpointUnreachable(FibtriggerError, ConnectionError):
     """An HTTP endpoint (an API Gateway URL, a Lambda endpoint) could not be reached."""
+
+
+# ---- Faults and privileges (issue 7) ------------------------------------------
+
+
+class OutcomeUnknown(FibtriggerError):
+    """The connection died while an INSERT or its COMMIT was in flight: the rows may or may not be stored.
+
+    fibtrigger never retries such an INSERT. This is deliberately not a
+    DatabaseUnreachable, so that code which retries when the database is
+    unreachable does not repeat an insert that may have happened.
+    """
+
+
+class ConnectionLost(DatabaseUnreachable):
+    """The connection died inside a transaction before its COMMIT was sent: nothing was stored."""
+
+
+class StatementAborted(FibtriggerError):
+    """The server stopped the INSERT (KILL QUERY, lock wait timeout, deadlock): nothing was stored."""
+
+
+class StatementTimeout(StatementAborted):
+    """max_statement_time (MariaDB) or max_execution_time (MySQL) stopped the INSERT: nothing was stored."""
+
+
+class PermissionDenied(ConfigurationError):
+    """The database account lacks a privilege; `fibtrigger grants` prints what each role needs."""
