@@ -1,1 +1,8 @@
-"""The Fibonacci Lambda function. Standard library only."""
+"""The Fibonacci Lambda function, handler string ``lambda_handler.handler``.
+
+Standard library only, and nothing from ``fibtrigger``: the deployment zip holds just this package.
+"""
+
+from .function import handler
+
+__all__ = ["handler"]

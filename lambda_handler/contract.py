@@ -52,3 +52,12 @@ def parse_fib_text(text: str, limit: int) -> int:
     if not digits.isascii() or not digits.isdigit():
         raise ArgumentError(TYPE_MESSAGE.format(limit=limit, got=describe(text)))
     return check_fib(int(stripped), limit)
+
+
+# The Lambda function's limit: FIBTRIGGER_LAMBDA_MAX_FIB, default DECIMAL65_MAX_FIB (the
+# column), never above LAMBDA_HARD_MAX_FIB. F(10000) has 2090 digits: a 2 KiB response
+# computed in microseconds, and far below Python's 4300-digit int/str conversion limit.
+LAMBDA_MAX_FIB_ENV = "FIBTRIGGER_LAMBDA_MAX_FIB"
+LAMBDA_HARD_MAX_FIB = 10000
+
+MISSING_MESSAGE = 'fib is missing: send {{"fib": N}} with 0 <= N <= {limit}'

@@ -10,6 +10,7 @@ from . import core  # noqa: F401  (registers the core commands)
 from . import aws_commands  # noqa: F401  (registers `fibtrigger aws ...`)
 from . import backend_commands  # noqa: F401  (registers `fibtrigger backend ...`)
 from . import local_commands  # noqa: F401  (registers `fibtrigger local ...`)
+from . import lambda_commands  # noqa: F401  (registers `fibtrigger lambda ...` and `fibtrigger invoke`)
 
 BAD_INPUT_EXIT = 2
 

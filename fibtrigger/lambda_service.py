@@ -1,0 +1,602 @@
+"""The local Lambda service: the handler behind a real HTTP/1.1 server, speaking two protocols.
+
+- The Lambda Invoke API, ``POST /2015-03-31/functions/{name}/invocations``: boto3's ``lambda``
+  client (``endpoint_url``, ``AWS_ENDPOINT_URL_LAMBDA``) and the local ``lambda_sync`` UDF
+  work against it unchanged, function errors and all.
+- An API-Gateway-style endpoint, ``POST /{stage}/``: the request becomes a REST proxy (v1)
+  event; with ``require_iam`` it must carry a valid SigV4 signature (service execute-api).
+
+``GET /metrics`` returns the counters. Threaded, keep-alive, Nagle off, bounded bodies.
+"""
+
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import threading
+import types
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TextIO
+from urllib.parse import parse_qs, unquote
+
+from lambda_handler.settings import SettingError, max_fib
+
+from . import lambda_proxy, sigv4
+from .errors import ConfigurationError
+from .lambda_runtime import DEFAULT_TIMEOUT_SECONDS, FunctionRuntime, Invocation
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9001
+DEFAULT_STAGE = "test"
+# "function" is the name the Lambda Runtime Interface Emulator answers to.
+DEFAULT_FUNCTION_NAMES = ("fibtrigger", "function")
+# Lambda takes up to 6 MB synchronously and 1 MB asynchronously; {"fib": N} needs a few bytes.
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+# A kept-alive connection (the lambda_sync UDF keeps one per server thread) may idle this long.
+DEFAULT_IDLE_TIMEOUT = 60.0
+STOP_GRACE_SECONDS = 5.0
+
+INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations/?")
+FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+QUALIFIER = re.compile(r"\$LATEST|[A-Za-z0-9_-]{1,128}")
+STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+RESERVED_STAGES = {"2015-03-31", "metrics"}
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+METRICS_PATH = "/metrics"
+
+COUNTERS = (
+    "requests",  # HTTP requests answered, every route
+    "connections",  # TCP connections accepted (few, when clients keep them alive)
+    "invocations",  # handler calls
+    "errors",  # requests answered with an error: 4xx, 5xx, or a function error
+    "function_errors",  # handler calls that raised (X-Amz-Function-Error, or API Gateway's 502)
+    "client_errors",  # 4xx answers
+    "server_errors",  # 5xx answers
+    "auth_failures",  # 403s from the SigV4 check; the handler never ran
+)
+
+
+class Metrics:
+    """Thread-safe counters: the local twin of the Lambda and API Gateway dashboards."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(COUNTERS, 0)
+        self._duration_total = 0.0
+        self._duration_max = 0.0
+
+    def count(self, **deltas: int) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                self._counts[name] += delta
+
+    def invoked(self, invocation: Invocation, *, asynchronous: bool = False) -> None:
+        with self._lock:
+            self._counts["invocations"] += 1
+            self._duration_total += invocation.duration_ms
+            self._duration_max = max(self._duration_max, invocation.duration_ms)
+            if invocation.failed:
+                self._counts["function_errors"] += 1
+                if asynchronous:  # no response carries it, so count the error here
+                    self._counts["errors"] += 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {
+                **self._counts,
+                "duration_ms_total": round(self._duration_total, 3),
+                "duration_ms_max": round(self._duration_max, 3),
+            }
+
+
+class FunctionName(Exception):
+    """A FunctionName that is not a name, partial ARN or ARN."""
+
+
+def parse_function_name(text: str) -> tuple[str, str | None, str | None, str | None]:
+    """(name, qualifier, region, account) from ``name[:qualifier]``,
+    ``account:function:name[:qualifier]`` or ``arn:aws:lambda:region:account:function:name[:qualifier]``."""
+    parts = text.split(":")
+    region = account = None
+    if parts[0] == "arn":
+        if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function":
+            raise FunctionName(text)
+        region, account, rest = parts[3], parts[4], parts[6:]
+    elif len(parts) in (3, 4) and parts[1] == "function":
+        account, rest = parts[0], parts[2:]
+    elif len(parts) in (1, 2):
+        rest = parts
+    else:
+        raise FunctionName(text)
+    name, qualifier = rest[0], (rest[1] if len(rest) > 1 else None)
+    if not FUNCTION_NAME.fullmatch(name) or (qualifier is not None and not QUALIFIER.fullmatch(qualifier)):
+        raise FunctionName(text)
+    return name, qualifier, region, account
+
+
+class LocalLambdaService:
+    """The Fibonacci function behind an HTTP server on ``host:port`` (0: a free port).
+
+    ``start()`` serves in a background thread, ``stop()`` closes every connection,
+    ``serve_forever()`` blocks until SIGINT or SIGTERM. ``environment`` is layered over this
+    process's environment for the function (e.g. ``FIBTRIGGER_LAMBDA_MAX_FIB``). ``credentials``
+    (a ``(access_key, secret_key)`` pair, a botocore Credentials, or None for this process's
+    standard AWS credential chain) is the key pair ``require_iam`` checks signatures against.
+    ``handler`` replaces the Fibonacci function with another ``handler(event, context)``.
+    ``log_stream`` receives the function's log lines (None: dropped).
+    """
+
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        *,
+        require_iam: bool = False,
+        credentials: object = None,
+        stage: str = DEFAULT_STAGE,
+        environment: Mapping[str, str] | None = None,
+        function_names: Sequence[str] = DEFAULT_FUNCTION_NAMES,
+        handler: Callable | None = None,
+        log_stream: TextIO | None = None,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        region: str | None = None,
+        account_id: str = lambda_proxy.LOCAL_ACCOUNT_ID,
+    ) -> None:
+        if not STAGE_NAME.fullmatch(stage) or stage in RESERVED_STAGES:
+            raise ConfigurationError(f"stage must be letters, digits, '-' or '_' (not {sorted(RESERVED_STAGES)}), got {stage!r}")
+        names = tuple(function_names)
+        bad = [name for name in names if not FUNCTION_NAME.fullmatch(name)]
+        if not names or bad:
+            raise ConfigurationError(f"function names must be 1-64 letters, digits, '-' or '_', got {bad or names!r}")
+        self.host = host
+        self.requested_port = port
+        self.require_iam = require_iam
+        self.stage = stage
+        self.function_names = names
+        self.max_request_bytes = max_request_bytes
+        self.idle_timeout = idle_timeout
+        self.account_id = account_id
+        self.region = region or _default_region()
+        self._log_stream = log_stream
+        self._log_lock = threading.Lock()
+        self._runtime = FunctionRuntime(
+            handler=handler,
+            environment=environment,
+            log=self._write_log if log_stream is not None else None,
+            timeout_seconds=timeout_seconds,
+        )
+        if handler is None:
+            try:
+                self.max_fib = max_fib(self._runtime.environ)
+            except SettingError as error:
+                raise ConfigurationError(str(error)) from None
+        self._key = sigv4.key_pair(credentials) if require_iam else None
+        self._metrics = Metrics()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._connections: set["_RequestHandler"] = set()
+        self._connections_changed = threading.Condition()
+        self._stopping = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> "LocalLambdaService":
+        """Bind and serve in a background thread; returns self."""
+        if self._server is not None:
+            return self
+        handler_class = type("RequestHandler", (_RequestHandler,), {"timeout": self.idle_timeout})
+        server_class = _Server6 if ":" in self.host else _Server
+        try:
+            server = server_class((self.host, self.requested_port), handler_class)
+        except OSError as error:
+            raise ConfigurationError(f"cannot listen on {self.host}:{self.requested_port}: {error.strerror or error}") from None
+        server.service = self
+        self._stopping = False
+        self._server = server
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-event")
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="lambda-service", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish, close idle kept-alive connections."""
+        server = self._server
+        if server is None:
+            return
+        self._stopping = True
+        server.shutdown()
+        server.server_close()
+        with self._connections_changed:
+            for connection in list(self._connections):
+                if not connection.busy:
+                    connection.hang_up()
+            self._connections_changed.wait_for(lambda: not self._connections, timeout=STOP_GRACE_SECONDS)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        if self._thread is not None:
+            self._thread.join()
+        self._server = self._thread = self._executor = None
+
+    def serve_forever(self, on_ready: Callable[["LocalLambdaService"], None] | None = None) -> None:
+        """Serve until SIGINT or SIGTERM (or KeyboardInterrupt), then stop cleanly."""
+        stop = threading.Event()
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, lambda *_: stop.set())
+        try:
+            self.start()
+            if on_ready is not None:
+                on_ready(self)
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def __enter__(self) -> "LocalLambdaService":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # -- facts -------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1] if self._server is not None else self.requested_port
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. http://127.0.0.1:9001 (use it as a boto3 ``endpoint_url``)."""
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The API-Gateway-style invoke URL, e.g. http://127.0.0.1:9001/test/."""
+        return f"{self.url}/{self.stage}/"
+
+    def function_arn(self, name: str | None = None) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name or self.function_names[0]}"
+
+    def metrics(self) -> dict:
+        return self._metrics.snapshot()
+
+    # -- requests ----------------------------------------------------------------------
+
+    def _route(self, request: "_RequestHandler") -> None:
+        target = request.path
+        if target.startswith(("http://", "https://")):  # absolute-form request target
+            target = "/" + target.split("://", 1)[1].partition("/")[2]
+        path, _, query = target.partition("?")
+        method = request.command
+        body = request.read_body(self.max_request_bytes)
+        if body is None:
+            return
+        invoke = INVOKE_PATH.fullmatch(path)
+        if invoke:
+            if method != "POST":
+                return self._aws_error(request, 405, "MethodNotAllowedException", "use POST to invoke a function")
+            return self._invoke(request, invoke.group(1), query, body)
+        prefix = f"/{self.stage}"
+        if path == prefix or path.startswith(prefix + "/"):
+            return self._api(request, method, path, unquote(path[len(prefix) :]) or "/", query, body)
+        if path == METRICS_PATH:
+            if method not in ("GET", "HEAD"):
+                return self._json(request, 405, {"message": "use GET /metrics"}, [("Allow", "GET")])
+            return self._json(request, 200, self.metrics())
+        message = (
+            f"Not Found: use POST /2015-03-31/functions/{{{','.join(self.function_names)}}}/invocations, "
+            f"POST /{self.stage}/ or GET {METRICS_PATH}"
+        )
+        return self._json(request, 404, {"message": message})
+
+    def _invoke(self, request: "_RequestHandler", raw_name: str, query: str, body: bytes) -> None:
+        """The Lambda Invoke API, with Lambda's status codes, headers and error shapes."""
+        text = unquote(raw_name)
+        try:
+            name, qualifier, region, account = parse_function_name(text)
+        except FunctionName:
+            return self._aws_error(
+                request,
+                400,
+                "ValidationException",
+                f"1 validation error detected: Value '{text[:140]}' at 'functionName' failed to satisfy "
+                "constraint: it must be a function name, a partial ARN or a function ARN",
+            )
+        requested = parse_qs(query).get("Qualifier", [None])[-1]
+        if requested is not None and qualifier is not None and requested != qualifier:
+            return self._aws_error(
+                request, 400, "InvalidParameterValueException",
+                "The derived qualifier from the function name does not match the specified qualifier.",
+            )
+        qualifier = qualifier or requested
+        arn = f"arn:aws:lambda:{region or self.region}:{account or self.account_id}:function:{name}"
+        if name not in self.function_names or qualifier not in (None, "$LATEST"):
+            shown = f"{arn}:{qualifier}" if qualifier else arn
+            return self._aws_error(request, 404, "ResourceNotFoundException", f"Function not found: {shown}")
+        invocation_type = request.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        if invocation_type not in INVOCATION_TYPES:
+            return self._aws_error(
+                request, 400, "InvalidParameterValueException",
+                f"Invalid X-Amz-Invocation-Type {invocation_type[:40]!r}: use one of {', '.join(INVOCATION_TYPES)}",
+            )
+        try:
+            event = json.loads(body) if body.strip() else {}
+        except RecursionError:
+            return self._aws_error(
+                request, 400, "InvalidRequestContentException", "Could not parse request body into json: nested too deeply"
+            )
+        except ValueError as error:
+            return self._aws_error(
+                request, 400, "InvalidRequestContentException",
+                f"Could not parse request body into json: {' '.join(str(error).split())[:160]}",
+            )
+        try:
+            client_context = _client_context(request.headers.get("X-Amz-Client-Context"))
+        except ValueError:
+            return self._aws_error(
+                request, 400, "InvalidRequestContentException",
+                "Client context must be a valid Base64-encoded JSON object.",
+            )
+        request_id = str(uuid.uuid4())
+        invoked_arn = f"{arn}:{qualifier}" if qualifier else arn
+        common = [("x-amzn-RequestId", request_id)]
+        if invocation_type == "DryRun":
+            return self._send(request, 204, common, b"")
+        if invocation_type == "Event":
+            self._executor.submit(self._invoke_async, event, name, invoked_arn, request_id)
+            return self._send(request, 202, common, b"")
+        invocation = self._runtime.invoke(
+            event, function_name=name, invoked_function_arn=invoked_arn,
+            request_id=request_id, client_context=client_context,
+        )
+        self._metrics.invoked(invocation)
+        payload, error = invocation.payload()
+        headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST"), *common]
+        if error is not None:
+            headers.append(("X-Amz-Function-Error", "Unhandled"))
+        if (request.headers.get("X-Amz-Log-Type") or "").lower() == "tail":
+            import base64
+
+            headers.append(("X-Amz-Log-Result", base64.b64encode(invocation.log_tail().encode()).decode("ascii")))
+        self._send(request, 200, headers, payload, function_error=error is not None)
+
+    def _invoke_async(self, event: object, name: str, arn: str, request_id: str) -> None:
+        invocation = self._runtime.invoke(event, function_name=name, invoked_function_arn=arn, request_id=request_id)
+        self._metrics.invoked(invocation, asynchronous=True)
+
+    def _api(self, request: "_RequestHandler", method: str, raw_path: str, path: str, query: str, body: bytes) -> None:
+        """API Gateway, REST API, Lambda proxy integration, optionally AWS_IAM authorization."""
+        signer = None
+        if self._key is not None:
+            try:
+                signer = sigv4.verify(
+                    method=method, path=raw_path, query=query, headers=request.header_lists(),
+                    body=body, key=self._key,
+                )
+            except sigv4.SignatureRejected as rejected:
+                self._metrics.count(auth_failures=1)
+                return self._json(
+                    request, 403, {"message": rejected.message}, [("x-amzn-ErrorType", rejected.error_type)]
+                )
+        request_id = str(uuid.uuid4())
+        event = lambda_proxy.rest_event(
+            method=method, stage=self.stage, path=path, query=query, headers=request.headers.items(),
+            body=body, request_id=request_id, source_ip=request.client_address[0], signer=signer,
+            account_id=self.account_id, protocol=request.request_version,
+        )
+        name = self.function_names[0]
+        invocation = self._runtime.invoke(
+            event, function_name=name, invoked_function_arn=self.function_arn(name), request_id=request_id
+        )
+        self._metrics.invoked(invocation)
+        if invocation.failed:
+            status, headers, data = lambda_proxy.BAD_GATEWAY
+        else:
+            status, headers, data = lambda_proxy.http_response(invocation.result)
+        self._send(request, status, [*headers, ("x-amzn-RequestId", request_id)], data, function_error=invocation.failed)
+
+    # -- responses ---------------------------------------------------------------------
+
+    def _aws_error(self, request: "_RequestHandler", status: int, error_type: str, message: str) -> None:
+        """An error in the shape botocore's rest-json parser reads (code from x-amzn-ErrorType)."""
+        key = "Message" if error_type == "ResourceNotFoundException" else "message"
+        self._json(request, status, {"Type": "User", key: message}, [("x-amzn-ErrorType", error_type)])
+
+    def _json(self, request, status: int, body: dict, headers: list | None = None) -> None:
+        data = json.dumps(body, separators=(",", ":")).encode()
+        self._send(request, status, [("Content-Type", "application/json"), *(headers or [])], data)
+
+    def _send(self, request, status: int, headers: list, body: bytes, *, function_error: bool = False) -> None:
+        if self._stopping:
+            request.close_connection = True
+        request.send_whole(status, headers, body)
+        self._metrics.count(
+            requests=1,
+            errors=int(status >= 400 or function_error),
+            client_errors=int(400 <= status < 500),
+            server_errors=int(status >= 500),
+        )
+
+    def _write_log(self, line: str) -> None:
+        with self._log_lock:
+            self._log_stream.write(line + "\n")
+            self._log_stream.flush()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _opened(self, connection: "_RequestHandler") -> None:
+        self._metrics.count(connections=1)
+        with self._connections_changed:
+            self._connections.add(connection)
+
+    def _closed(self, connection: "_RequestHandler") -> None:
+        with self._connections_changed:
+            self._connections.discard(connection)
+            self._connections_changed.notify_all()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+    service: LocalLambdaService
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    server_version = "fibtrigger-lambda"
+    sys_version = ""
+    # Nagle plus the client's delayed ACK would hold back every response on a kept-alive
+    # connection by about 40 ms; StreamRequestHandler sets TCP_NODELAY on accept.
+    disable_nagle_algorithm = True
+    busy = False
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.service._opened(self)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.service._closed(self)
+
+    def hang_up(self) -> None:
+        """Wake a thread waiting for the next request on this connection, so it exits."""
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def handle_request(self) -> None:
+        self.busy = True
+        try:
+            self.server.service._route(self)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:  # noqa: BLE001 - a bug here must not kill the connection thread silently
+            logger.exception("local Lambda service: unexpected error on %s %s", self.command, self.path)
+            self.close_connection = True
+            try:
+                self.send_whole(500, [("Content-Type", "application/json")], b'{"message":"local Lambda service error"}')
+            except OSError:
+                pass
+        finally:
+            self.busy = False
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = handle_request
+
+    def read_body(self, limit: int) -> bytes | None:
+        """The request body, or None after answering 400/413 (the connection then closes)."""
+        if (self.headers.get("Transfer-Encoding") or "").strip().lower() == "chunked":
+            return self._read_chunked(limit)
+        lengths = set(self.headers.get_all("Content-Length") or [])
+        if not lengths:
+            return b""
+        length = lengths.pop().strip()
+        if lengths or not length.isdigit():
+            return self._refuse(400, "BadRequest", "invalid Content-Length")
+        if int(length) > limit:
+            return self._refuse(413, "RequestTooLargeException", f"Request must be smaller than {limit} bytes")
+        body = self.rfile.read(int(length))
+        if len(body) < int(length):
+            self.close_connection = True
+            return None
+        return body
+
+    def _read_chunked(self, limit: int) -> bytes | None:
+        chunks, total = [], 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                return self._refuse(400, "BadRequest", "invalid chunked body")
+            if size == 0:
+                while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            total += size
+            if total > limit:
+                return self._refuse(413, "RequestTooLargeException", f"Request must be smaller than {limit} bytes")
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _refuse(self, status: int, error_type: str, message: str) -> None:
+        self.close_connection = True  # the unread body would be taken for the next request
+        self.server.service._aws_error(self, status, error_type, message)
+        return None
+
+    def header_lists(self) -> dict[str, list[str]]:
+        lists: dict[str, list[str]] = {}
+        for name, value in self.headers.items():
+            lists.setdefault(name.lower(), []).append(value)
+        return lists
+
+    def send_whole(self, status: int, headers: list, body: bytes) -> None:
+        """Status line, headers and body in one write: one segment for small answers."""
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = ""
+        lines = [f"HTTP/1.1 {status} {reason}", f"Server: {self.server_version}", f"Date: {self.date_time_string()}"]
+        for name, value in headers:
+            lines.append(f"{_header_text(name)}: {_header_text(value)}")
+        if status >= 200 and status not in (204, 304):
+            lines.append(f"Content-Length: {len(body)}")
+        else:
+            body = b""
+        if self.close_connection:
+            lines.append("Connection: close")
+        if self.command == "HEAD":
+            body = b""
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        self.wfile.write(head + body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+        logger.debug("%s %s", self.address_string(), format % args)
+
+
+def _header_text(value: object) -> str:
+    # No CR or LF from a handler's header may split the response.
+    return " ".join(str(value).splitlines())
+
+
+def _client_context(header: str | None) -> object:
+    """X-Amz-Client-Context (base64 JSON) as the runtime's context.client_context."""
+    if not header:
+        return None
+    import base64
+
+    try:
+        data = json.loads(base64.b64decode(header, validate=True))
+    except (ValueError, RecursionError):
+        raise ValueError("client context") from None
+    if not isinstance(data, dict):
+        raise ValueError("client context")
+    return types.SimpleNamespace(client=data.get("client"), custom=data.get("custom"), env=data.get("env"))
+
+
+def _default_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
