@@ -1,0 +1,47 @@
+"""Fixtures for the Lambda path: a private mariadbd with the local lambda_sync, and the peer it posts to.
+
+Imported by the test modules that need them (module scope: each module gets
+its own server, under pytest's tmp directory, stopped at the end).
+"""
+
+import os
+import shutil
+
+import pytest
+
+from fibtrigger import local_stack
+from lambda_peer import LambdaPeer
+
+UDF_TIMEOUT_MS = 3000
+
+
+def require_local_tools() -> None:
+    """Skip without mariadbd or a C toolchain; under CI=true fail instead (CI must run these tests)."""
+    missing = [
+        tool for tool in ("mariadbd", "mariadb-install-db", "gcc", "mariadb_config")
+        if shutil.which(tool) is None and shutil.which(tool, path="/usr/sbin") is None
+    ]
+    if missing:
+        reason = f"the local Lambda path needs {', '.join(missing)} (see .ci/run)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def peer():
+    lambda_peer = LambdaPeer().start()
+    yield lambda_peer
+    lambda_peer.stop()
+
+
+@pytest.fixture(scope="module")
+def private_server(tmp_path_factory, peer):
+    """A private mariadbd whose lambda_sync posts to ``peer``; no Lambda service."""
+    require_local_tools()
+    directory = tmp_path_factory.mktemp("private-mariadbd")
+    stack = local_stack.up(
+        directory, db_port=0, lambda_port=peer.port, lambda_timeout_ms=UDF_TIMEOUT_MS, lambda_service=False
+    )
+    yield stack
+    local_stack.down(directory)
