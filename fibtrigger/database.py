@@ -12,14 +12,27 @@ from .config import database_url, masked
 from .errors import (
     BackendError,
     ConfigurationError,
+    ConnectionLost,
     DatabaseUnreachable,
     FibtriggerError,
     InvalidArgument,
+    OutcomeUnknown,
+    PermissionDenied,
     ResultOutOfRange,
     SchemaNotInstalled,
+    StatementAborted,
+    StatementTimeout,
 )
 
 MIGRATE_HINT = "run `fibtrigger migrate` (or `alembic upgrade head`) first"
+GRANTS_HINT = "`fibtrigger grants --role caller|migrator|lambda-definer` prints what each account needs"
+
+# Server error codes, grouped by what they mean for the caller.
+_STATEMENT_TIMEOUT = (1969, 3024)  # MariaDB max_statement_time, MySQL max_execution_time
+_STATEMENT_STOPPED = (1317, 1205, 1213)  # KILL QUERY, lock wait timeout, deadlock
+_PRIVILEGE_MISSING = (1044, 1142, 1143, 1227, 1370)  # database, table, column, global, routine
+_DEFINER_MISSING = 1449
+_CONNECTION_GONE = (1927, 2002, 2003, 2005, 2006, 2013, 4031)  # 1927: MariaDB's "Connection was killed"
 _RANGE_PREFIX = RANGE_MESSAGE.split("{limit}")[0]
 
 
@@ -66,7 +79,7 @@ def translate(error: BaseException, url: URL) -> FibtriggerError:
     """Map a driver or SQLAlchemy error to the matching FibtriggerError."""
     if isinstance(error, FibtriggerError):
         return error
-    original = error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error
+    original = _original(error)
     if isinstance(original, pymysql.err.MySQLError):
         return _translate_mysql(original, url)
     if isinstance(original, sqlite3.Error):
@@ -74,6 +87,46 @@ def translate(error: BaseException, url: URL) -> FibtriggerError:
     if isinstance(original, (OSError, exc.OperationalError)):
         return _unreachable(url, str(original))
     return FibtriggerError(f"database error: {original}")
+
+
+def translate_insert(error: BaseException, url: URL, dialect, *, rows: int, may_be_stored: bool) -> FibtriggerError:
+    """translate() for an error raised while INSERTing ``rows`` rows.
+
+    A lost connection is the one case translate() cannot judge alone: if the
+    INSERT (autocommit) or the COMMIT may have reached the server, the rows may
+    be stored, and the caller must hear exactly that instead of "unreachable".
+    """
+    if not lost_connection(error, dialect):
+        return translate(error, url)
+    detail = _detail(error)
+    where = endpoint(url)
+    if may_be_stored:
+        return OutcomeUnknown(
+            f"the connection to {where} was lost while inserting {rows} row(s) ({detail}): they may or may "
+            "not have been stored. fibtrigger does not retry an insert that may have happened; check the "
+            "table before inserting again"
+        )
+    return ConnectionLost(
+        f"the connection to {where} was lost before the COMMIT of {rows} row(s) ({detail}): nothing was "
+        "stored, and inserting again is safe"
+    )
+
+
+def lost_connection(error: BaseException, dialect) -> bool:
+    """Whether ``error`` means the connection died (SQLAlchemy's own list of disconnect errors)."""
+    original = _original(error)
+    dbapi = getattr(dialect, "loaded_dbapi", None)
+    return dbapi is not None and isinstance(original, dbapi.Error) and dialect.is_disconnect(original, None, None)
+
+
+def _original(error: BaseException) -> BaseException:
+    return error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error
+
+
+def _detail(error: BaseException) -> str:
+    original = _original(error)
+    args = getattr(original, "args", ())
+    return str(args[1]) if len(args) > 1 else str(original) or type(original).__name__
 
 
 def _unreachable(url: URL, detail: str) -> DatabaseUnreachable:
@@ -105,6 +158,19 @@ def _translate_mysql(error: pymysql.err.MySQLError, url: URL) -> FibtriggerError
         return ResultOutOfRange(f"result out of range: {message}")
     if code in (1366, 1048):
         return InvalidArgument(message)
+    if code in _STATEMENT_TIMEOUT:
+        return StatementTimeout(
+            f"the statement ran longer than the server's statement time limit ({message}) and was rolled back"
+        )
+    if code in _STATEMENT_STOPPED:
+        return StatementAborted(f"the server stopped the statement ({message}) and rolled it back")
+    if code in _PRIVILEGE_MISSING:
+        return PermissionDenied(f"{message}. {GRANTS_HINT}")
+    if code == _DEFINER_MISSING:
+        return ConfigurationError(
+            f"{message}: the account that installed fibonacci's triggers (their definer) no longer exists; "
+            "recreate it with the grants of `fibtrigger grants --role migrator`"
+        )
     if code == 1045:
         return ConfigurationError(
             f"access denied for user {url.username!r} at {endpoint(url)}: check the user and password "
@@ -114,7 +180,7 @@ def _translate_mysql(error: pymysql.err.MySQLError, url: URL) -> FibtriggerError
         return ConfigurationError(
             f"database {url.database!r} does not exist at {endpoint(url)}: create it, then {MIGRATE_HINT}"
         )
-    if code in (2002, 2003, 2005, 2006, 2013) or isinstance(error, pymysql.err.OperationalError) and code is None:
+    if code in _CONNECTION_GONE or isinstance(error, pymysql.err.OperationalError) and code is None:
         return _unreachable(url, message)
     return FibtriggerError(f"database error {code}: {message}")
 

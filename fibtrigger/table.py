@@ -11,7 +11,7 @@ from lambda_handler.contract import ArgumentError, check_fib
 
 from . import migrate
 from .config import database_url, masked
-from .database import make_engine, translate
+from .database import make_engine, translate, translate_insert
 from .errors import InvalidArgument, ResultMismatch, ResultOutOfRange
 from .schema import dialect_module
 
@@ -94,6 +94,8 @@ class FibonacciTable:
         connection = self._connect()
         batches = [arguments[i : i + batch_size] for i in range(0, len(arguments), batch_size)]
         in_transaction = len(batches) > 1
+        # Autocommit: an INSERT that reached the server may be stored. In a transaction, not before COMMIT.
+        may_be_stored = not in_transaction
         try:
             cursor = connection.cursor()
             if in_transaction:
@@ -102,12 +104,16 @@ class FibonacciTable:
             for batch in batches:
                 results.extend(self._insert_batch(cursor, batch))
             if in_transaction:
+                may_be_stored = True
                 connection.commit()
             return results
         except Exception as error:
             if in_transaction:
                 _rollback_quietly(connection)
-            raise translate(error, self.url) from None
+            # Never retried here: a lost connection may hide a stored row (OutcomeUnknown).
+            raise translate_insert(
+                error, self.url, self.engine.dialect, rows=len(arguments), may_be_stored=may_be_stored
+            ) from None
         finally:
             connection.close()
 
