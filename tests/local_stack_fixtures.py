@@ -45,3 +45,17 @@ def private_server(tmp_path_factory, peer):
     )
     yield stack
     local_stack.down(directory)
+
+
+@pytest.fixture(scope="module")
+def lambda_stack(tmp_path_factory):
+    """`fibtrigger local up` for real: a private mariadbd and the local Lambda service, on free ports."""
+    require_local_tools()
+    directory = tmp_path_factory.mktemp("local-stack")
+    stack = local_stack.up(directory, db_port=0, lambda_port=0, lambda_timeout_ms=UDF_TIMEOUT_MS)
+    yield stack
+    local_stack.down(directory)
+
+
+def invocations(stack) -> int:
+    return local_stack.lambda_metrics(stack)["invocations"]
