@@ -4,10 +4,16 @@ import re
 
 from .errors import ConfigurationError
 
-# What Alembic needs to create, replace and drop the table, fibcomp, the triggers and alembic_version.
+# What the migrations and the backend swap need, and nothing more: taking any one away breaks
+# them (tests/test_security_privileges.py). CREATE/DROP: the table and alembic_version.
+# TRIGGER, CREATE ROUTINE: the triggers, fibcomp and fiblambda. ALTER ROUTINE, EXECUTE: dropping
+# routines another account created, and running them as the triggers' definer (MySQL grants both
+# to a routine's creator on its own routines, not on others'). LOCK TABLES: the swap replaces the
+# triggers under LOCK TABLES (`fibtrigger backend`, revision 0002's downgrade). SELECT, INSERT,
+# UPDATE, DELETE: alembic_version. No ALTER or INDEX: no migration alters a table or adds an index.
 MIGRATOR_PRIVILEGES = (
-    "CREATE", "DROP", "ALTER", "INDEX", "TRIGGER", "CREATE ROUTINE", "ALTER ROUTINE",
-    "EXECUTE", "SELECT", "INSERT", "UPDATE", "DELETE",
+    "CREATE", "DROP", "TRIGGER", "CREATE ROUTINE", "ALTER ROUTINE", "EXECUTE", "LOCK TABLES",
+    "SELECT", "INSERT", "UPDATE", "DELETE",
 )
 # The trigger and fibcomp run as their definer, so a caller needs no EXECUTE.
 CALLER_PRIVILEGES = ("INSERT", "SELECT")

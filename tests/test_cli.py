@@ -71,7 +71,7 @@ def test_doctor_masks_the_password_and_reports_failure():
 def test_grants():
     migrator = run("grants", "--user", "mig", "--host", "10.0.0.%", "--role", "migrator", "--schema", "app")
     assert migrator.stdout.strip() == (
-        "GRANT CREATE, DROP, ALTER, INDEX, TRIGGER, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, "
+        "GRANT CREATE, DROP, TRIGGER, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, LOCK TABLES, "
         "SELECT, INSERT, UPDATE, DELETE ON `app`.* TO 'mig'@'10.0.0.%';"
     )
     caller = run("grants", "--user", "app", "--schema", "app")
