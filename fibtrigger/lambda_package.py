@@ -39,6 +39,7 @@ def build() -> Package:
             info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
+            info.create_system = 3  # Unix, whatever the build machine; Windows would write 0
             archive.writestr(info, path.read_bytes())
     return Package(buffer.getvalue())
 

@@ -427,13 +427,14 @@ class LocalLambdaService:
     def _send(self, request, status: int, headers: list, body: bytes, *, function_error: bool = False) -> None:
         if self._stopping:
             request.close_connection = True
-        request.send_whole(status, headers, body)
+        # Counted before the answer leaves, so a client that reads /metrics next sees it.
         self._metrics.count(
             requests=1,
             errors=int(status >= 400 or function_error),
             client_errors=int(400 <= status < 500),
             server_errors=int(status >= 500),
         )
+        request.send_whole(status, headers, body)
 
     def _write_log(self, line: str) -> None:
         with self._log_lock:

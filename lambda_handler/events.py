@@ -7,7 +7,7 @@
 ``json`` and ``binascii`` are imported where they are needed, to keep the cold import small.
 """
 
-from .contract import MISSING_MESSAGE, TYPE_MESSAGE, ArgumentError, check_fib
+from .contract import MISSING_MESSAGE, RANGE_MESSAGE, TYPE_MESSAGE, ArgumentError, check_fib
 
 DIRECT = "direct"
 REST_V1 = "apigw-v1"
@@ -15,6 +15,8 @@ HTTP_V2 = "apigw-v2"
 
 # The largest integer a JavaScript number (and so a JSON parser built like one) holds exactly.
 MAX_SAFE_INTEGER = 2**53 - 1
+# Beyond this (over 1000 digits) an argument is out of range whatever the limit, and too long to print.
+HUGE_BITS = 4096
 
 JSON_CONTENT = {"Content-Type": "application/json"}
 
@@ -64,6 +66,10 @@ def fib_argument(payload: object, limit: int) -> int:
     if isinstance(value, (dict, list)):
         # Named by type: rendering a nested structure could be long, or recurse too deeply.
         raise ArgumentError(TYPE_MESSAGE.format(limit=limit, got=f"a JSON {json_type(value)}"))
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > HUGE_BITS:
+        # str() of an int this long raises ValueError (Python's 4300-digit conversion limit).
+        got = f"a {'negative ' if value < 0 else ''}number of over 1000 digits"
+        raise ArgumentError(RANGE_MESSAGE.format(limit=limit, got=got), out_of_range=value > 0)
     return check_fib(value, limit)
 
 
