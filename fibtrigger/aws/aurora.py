@@ -141,8 +141,8 @@ def notes(region: str, cluster: dict) -> list[str]:
         f"aws rds reboot-db-instance --db-instance-identifier {writer}",
         "The cluster calls Lambda over the network: its VPC needs a NAT gateway or a Lambda interface "
         f"VPC endpoint (com.amazonaws.{region}.lambda), and its security group must allow outbound HTTPS (443).",
-        "Let the trigger's definer invoke Lambda: run the SQL that "
-        "`fibtrigger grants --role lambda-definer --user DEFINER` prints, on the writer.",
+        "Let the trigger's definer (the account that ran `fibtrigger migrate`) invoke Lambda: run the SQL "
+        "that `fibtrigger grants --role lambda-definer --user DEFINER` prints, on the writer.",
     ]
 
 

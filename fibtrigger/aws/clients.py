@@ -227,9 +227,15 @@ class AwsClients:
             f"Lambda function {name} is still State {state}, LastUpdateStatus {update} after {waited:.0f}s"
         )
 
+    def _api_name(self, service: str, operation: str) -> str:
+        """The API's own spelling (RemoveRoleFromDBCluster), which IAM actions use."""
+        client = self._clients.get(service)
+        mapping = client.meta.method_to_api_mapping if client is not None else {}
+        return mapping.get(operation) or "".join(part.capitalize() for part in operation.split("_"))
+
     def translate(self, service: str, operation: str, error: Exception) -> AwsError:
         """One clear line for the CLI; the botocore error stays reachable for callers."""
-        action = f"{ACTION_PREFIX.get(service, service)}:{_camel(operation)}"
+        action = f"{ACTION_PREFIX.get(service, service)}:{self._api_name(service, operation)}"
         if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
             return AwsCredentialsMissing(NO_CREDENTIALS_MESSAGE)
         if isinstance(error, NotImplementedError):
@@ -247,7 +253,3 @@ class AwsClients:
         if code in UNSUPPORTED_CODES or status == 501:
             return AwsOperationUnsupported(f"{action} is not implemented by this endpoint: {message}")
         return AwsError(f"{action} failed: {code}: {message}")
-
-
-def _camel(operation: str) -> str:
-    return "".join(part.capitalize() for part in operation.split("_"))

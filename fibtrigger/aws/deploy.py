@@ -194,28 +194,28 @@ class _Deployment:
             )
         label = f"{HTTP_METHOD} {API_PATH}"
         target = {"restApiId": api_id, "resourceId": resource_id, "httpMethod": HTTP_METHOD}
+
+        def put_method() -> None:
+            self.aws.call("apigateway", "put_method", authorizationType="AWS_IAM", apiKeyRequired=False, **target)
+
+        def replace_method() -> None:
+            # Delete and put rather than update_method, which emulators (moto) lack; the
+            # integration goes with the method and is put again below.
+            self.aws.call("apigateway", "delete_method", missing=API_MISSING, **target)
+            put_method()
+
+        integration = (method or {}).get("methodIntegration")
         if method is None:
-            run.change(
-                "create", "API method", label,
-                lambda: self.aws.call(
-                    "apigateway", "put_method", authorizationType="AWS_IAM", apiKeyRequired=False, **target
-                ),
-                "authorization AWS_IAM",
-            )
+            run.change("create", "API method", label, put_method, "authorization AWS_IAM")
         elif method.get("authorizationType") != "AWS_IAM":
             run.change(
-                "update", "API method", label,
-                lambda: self.aws.call(
-                    "apigateway", "update_method",
-                    patchOperations=[{"op": "replace", "path": "/authorizationType", "value": "AWS_IAM"}],
-                    **target,
-                ),
+                "update", "API method", label, replace_method,
                 f"authorization {method.get('authorizationType')} -> AWS_IAM",
             )
+            integration = None
         else:
             run.keep("API method", label, "authorization AWS_IAM")
         uri = self.arns.lambda_integration_uri(function_arn)
-        integration = (method or {}).get("methodIntegration")
         wanted = {"type": "AWS_PROXY", "httpMethod": "POST", "uri": uri}
         if integration and all(integration.get(key) == value for key, value in wanted.items()):
             run.keep("API integration", label, "AWS_PROXY")
