@@ -52,7 +52,9 @@ def status(state_dir: str | None) -> None:
         click.echo(f"no local stack in {local_stack.state_dir(state_dir)}: run `fibtrigger local up`")
         raise click.exceptions.Exit(1)
     for component in components:
-        state = f"pid {component.pid}" if component.running else "stopped"
-        click.echo(f"{component.name:<8} {state:<10} {component.endpoint}  {component.detail}")
+        if component.running:
+            click.echo(f"{component.name:<8} pid {component.pid:<6} {component.endpoint}  {component.detail}")
+        else:
+            click.echo(f"{component.name:<8} stopped    {component.endpoint}")
     if not all(component.running for component in components):
         raise click.exceptions.Exit(1)
