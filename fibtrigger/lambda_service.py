@@ -160,6 +160,7 @@ class LocalLambdaService:
             raise ConfigurationError(f"function names must be 1-64 letters, digits, '-' or '_', got {bad or names!r}")
         self.host = host
         self.requested_port = port
+        self._port = port  # the bound port once started (and after stopping)
         self.require_iam = require_iam
         self.stage = stage
         self.function_names = names
@@ -202,6 +203,7 @@ class LocalLambdaService:
         except OSError as error:
             raise ConfigurationError(f"cannot listen on {self.host}:{self.requested_port}: {error.strerror or error}") from None
         server.service = self
+        self._port = server.server_address[1]
         self._stopping = False
         self._server = server
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-event")
@@ -259,7 +261,7 @@ class LocalLambdaService:
 
     @property
     def port(self) -> int:
-        return self._server.server_address[1] if self._server is not None else self.requested_port
+        return self._port
 
     @property
     def url(self) -> str:
