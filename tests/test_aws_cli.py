@@ -66,7 +66,7 @@ def test_destroy_prints_what_it_deleted_then_nothing(moto, capsys):  # noqa: F81
     code, out, err = run(capsys, "destroy")
     assert (code, err) == (0, "")
     assert "  delete Lambda function fibtrigger-test\n" in out
-    assert re.search(r"^Destroy: \d+ deleted, 0 left alone\.$", out, re.MULTILINE)
+    assert re.search(r"^Destroy: \d+ deleted, 0 updated, 0 left alone\.$", out, re.MULTILINE)
     assert run(capsys, "destroy") == (0, f"Nothing to destroy for fibtrigger-test in {REGION}.\n", "")
 
 

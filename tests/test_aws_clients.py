@@ -85,6 +85,21 @@ def test_other_errors_are_not_retried(aws, sleeps):
     assert sleeps == []
 
 
+def test_an_update_in_progress_is_waited_out_but_a_conflict_is_not(aws, sleeps):
+    busy = "The operation cannot be performed at this time. An update is in progress for resource: f"
+    exists = "The statement id (s) provided already exists."
+    permission = {
+        "FunctionName": "f", "StatementId": "s", "Action": "lambda:InvokeFunction",
+        "Principal": "apigateway.amazonaws.com",
+    }
+    with Stubber(aws.client("lambda")) as stub:
+        stub.add_client_error("add_permission", "ResourceConflictException", busy, 409)
+        stub.add_client_error("add_permission", "ResourceConflictException", exists, 409)
+        with pytest.raises(AwsError, match="already exists"):
+            aws.call("lambda", "add_permission", retry_if=role_not_ready_or_busy, **permission)
+    assert sleeps == [1.0]
+
+
 def test_access_denied_names_the_action(aws):
     message = "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:CreateRole"
     with Stubber(aws.client("iam")) as stub:

@@ -116,8 +116,10 @@ def role_not_ready(error: ClientError) -> bool:
 
 
 def function_busy(error: ClientError) -> bool:
-    """Lambda refuses a change while the previous update is still in progress."""
-    return error_code(error) == "ResourceConflictException"
+    """Lambda refuses a change while the previous update is still in progress.
+
+    The same code also means "this statement id already exists", which must not be retried."""
+    return error_code(error) == "ResourceConflictException" and "in progress" in error_message(error).lower()
 
 
 def role_not_ready_or_busy(error: ClientError) -> bool:

@@ -116,4 +116,7 @@ def destroy(region: str | None, profile: str | None, **settings: object) -> None
         return
     click.echo(f"Destroyed {deployment.settings.prefix} in {report.region} (account {report.account}):")
     _changes(report)
-    click.echo(f"Destroy: {report.count('delete')} deleted, {report.count('skip')} left alone.")
+    click.echo(
+        f"Destroy: {report.count('delete')} deleted, {report.count('update')} updated, "
+        f"{report.count('skip')} left alone."
+    )
