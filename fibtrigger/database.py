@@ -156,7 +156,7 @@ def _translate_mysql(error: pymysql.err.MySQLError, url: URL) -> FibtriggerError
         return SchemaNotInstalled(f"{message}: the fibtrigger schema is not installed; {MIGRATE_HINT}")
     if code in (1264, 1690):
         return ResultOutOfRange(f"result out of range: {message}")
-    if code in (1366, 1048):
+    if code in (1048, 1265, 1292, 1366):  # NULL, truncated or non-numeric text for the INT column fib
         return InvalidArgument(message)
     if code in _STATEMENT_TIMEOUT:
         return StatementTimeout(

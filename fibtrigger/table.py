@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy.engine import URL, Engine
 
-from lambda_handler.contract import ArgumentError, check_fib
+from lambda_handler.contract import ArgumentError, check_fib, describe
 
 from . import migrate
 from .config import database_url, masked
@@ -46,7 +46,8 @@ class FibonacciTable:
 
     def compute_many(self, values: Iterable[int], *, batch_size: int = DEFAULT_BATCH_SIZE) -> list[int]:
         """Insert every argument in multi-row INSERTs, atomically; values come back in input order."""
-        arguments = [self.check(value) for value in values]
+        _check_batch_size(batch_size)
+        arguments = [self.check(value) for value in _iterable(values)]
         if not arguments:
             return []
         return self._insert(arguments, batch_size=batch_size)
@@ -132,6 +133,23 @@ class FibonacciTable:
         if [int(fib) for fib, _ in stored] != batch:
             raise ResultMismatch("the rows read back do not match the arguments inserted")
         return [_as_int(value) for _, value in stored]
+
+
+def _iterable(values: object) -> Iterable:
+    # str and bytes iterate as characters and small ints: b"12" would store F(49) and F(50).
+    if not isinstance(values, (str, bytes, bytearray, memoryview)):
+        try:
+            iter(values)
+            return values
+        except TypeError:
+            pass
+    raise InvalidArgument(f"compute_many takes an iterable of integers (a list, say), got {describe(values)}")
+
+
+def _check_batch_size(batch_size: object) -> None:
+    # A negative size would make no batches at all, and silently return [].
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidArgument(f"batch_size must be a positive integer, got {describe(batch_size)}")
 
 
 def _as_int(value: int | Decimal) -> int:
