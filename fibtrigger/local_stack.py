@@ -143,11 +143,19 @@ def up(
             lambda_env=dict(lambda_env or {}),
         )
     library = lambda_sync_udf.build(directory / "plugin")
-    if lambda_service and not _alive(stack.lambda_pid, _service_marker(stack)):
-        start_lambda_service(stack)
-    if not _alive(stack.mariadbd_pid, _mariadbd_marker(stack)):
-        _start_mariadbd(stack)
-    _install(stack, library)
+    started = []  # stopped again if a later step fails: no orphans
+    try:
+        if lambda_service and not _alive(stack.lambda_pid, _service_marker(stack)):
+            start_lambda_service(stack)
+            started.append((stack.lambda_pid, _service_marker(stack)))
+        if not _alive(stack.mariadbd_pid, _mariadbd_marker(stack)):
+            _start_mariadbd(stack)
+            started.append((stack.mariadbd_pid, _mariadbd_marker(stack)))
+        _install(stack, library)
+    except BaseException:
+        for pid, marker in reversed(started):
+            _stop(pid, marker)
+        raise
     _save(stack)
     return stack
 
@@ -158,17 +166,25 @@ def _start_mariadbd(stack: LocalStack) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     _require_free(stack.db_port, "the database", "--db-port")
     user = ["--user=root"] if os.geteuid() == 0 else []  # mariadbd refuses root without it
-    if not (data / "mysql").is_dir():
+    if not data.is_dir():
+        # Into a scratch directory first: a failed install never looks like a datadir.
+        partial = directory / "data.partial"
+        shutil.rmtree(partial, ignore_errors=True)
         done = subprocess.run(
             [
-                _program("mariadb-install-db"), "--no-defaults", f"--datadir={data}",
+                _program("mariadb-install-db"), "--no-defaults", f"--datadir={partial}",
                 "--auth-root-authentication-method=normal", "--skip-test-db", *user,
             ],
             capture_output=True,
             text=True,
         )
         if done.returncode != 0:
-            raise LocalStackError(f"mariadb-install-db failed: {_last_line(done.stderr or done.stdout)}")
+            (directory / "install.log").write_text(done.stdout + done.stderr)
+            raise LocalStackError(
+                f"mariadb-install-db failed: {_first_error(done.stdout + done.stderr)} "
+                f"(full output in {directory / 'install.log'})"
+            )
+        os.replace(partial, data)
     environment = dict(os.environ, **{ENDPOINT_ENV: stack.lambda_endpoint})
     environment.setdefault(CONNECT_TIMEOUT_ENV, "2000")
     if stack.lambda_timeout_ms:
@@ -190,7 +206,9 @@ def _start_mariadbd(stack: LocalStack) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise LocalStackError(f"mariadbd exited with status {process.returncode}: {_last_line(_tail(log))}")
+            raise LocalStackError(
+                f"mariadbd exited with status {process.returncode}: {_first_error(_tail(log, 40))} (see {log})"
+            )
         try:
             _admin(stack).close()
             return
@@ -413,3 +431,11 @@ def _tail(path: Path, lines: int = 5) -> str:
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
+
+
+def _first_error(text: str) -> str:
+    """The first [ERROR] line of a MariaDB log (its last line is only "Aborting")."""
+    for line in text.splitlines():
+        if "[ERROR]" in line and "Aborting" not in line:
+            return line.split("[ERROR]", 1)[1].strip()
+    return _last_line(text)
