@@ -8,6 +8,7 @@ from sqlalchemy.engine import URL, Engine
 
 from lambda_handler.contract import RANGE_MESSAGE
 
+from . import liveness
 from .config import database_url, masked
 from .errors import (
     BackendError,
@@ -50,10 +51,11 @@ def make_engine(url: str | URL | None = None, *, pool_size: int = 8) -> Engine:
         return engine
     if url.drivername in ("mysql", "mariadb"):
         url = url.set(drivername=f"{url.drivername}+pymysql")
-    return create_engine(
+    engine = create_engine(
         url,
         isolation_level="AUTOCOMMIT",
-        pool_pre_ping=True,
+        # liveness checks the socket instead of a COM_PING round trip per checkout.
+        pool_pre_ping=False,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=3600,
@@ -61,6 +63,8 @@ def make_engine(url: str | URL | None = None, *, pool_size: int = 8) -> Engine:
         pool_reset_on_return=None,
         connect_args={"connect_timeout": 10},
     )
+    liveness.install(engine)
+    return engine
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:

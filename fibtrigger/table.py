@@ -11,7 +11,7 @@ from lambda_handler.contract import ArgumentError, check_fib, describe
 
 from . import migrate
 from .config import database_url, masked
-from .database import make_engine, translate, translate_insert
+from .database import lost_connection, make_engine, translate, translate_insert
 from .errors import InvalidArgument, ResultMismatch, ResultOutOfRange
 from .schema import dialect_module
 
@@ -29,6 +29,7 @@ class FibonacciTable:
         self._is_sqlite = self.engine.dialect.name == "sqlite"
         self._returning: bool | None = None  # known after the first connection
         self._ready_lock = threading.Lock()
+        self._sqlite_statements: dict[int, str] = {}  # INSERT text per batch length
 
     def __repr__(self) -> str:
         return f"FibonacciTable({masked(self.url)!r})"
@@ -109,7 +110,10 @@ class FibonacciTable:
                 connection.commit()
             return results
         except Exception as error:
-            if in_transaction:
+            if lost_connection(error, self.engine.dialect):
+                # Never back into the pool; the next checkout opens a fresh connection.
+                connection.invalidate()
+            elif in_transaction:
                 _rollback_quietly(connection)
             # Never retried here: a lost connection may hide a stored row (OutcomeUnknown).
             raise translate_insert(
@@ -119,12 +123,23 @@ class FibonacciTable:
             connection.close()
 
     def _insert_batch(self, cursor, batch: list[int]) -> list[int]:
-        rows = ",".join([self.sql.ROW_PLACEHOLDER] * len(batch))
+        if self._is_sqlite:
+            # The same text for the same length lets sqlite3 reuse its compiled statement.
+            statement = self._sqlite_statements.get(len(batch))
+            if statement is None:
+                rows = ",".join([self.sql.ROW_PLACEHOLDER] * len(batch))
+                statement = self._sqlite_statements[len(batch)] = self.sql.INSERT_ROWS.format(rows=rows)
+            cursor.execute(statement, batch)
+        else:
+            # PyMySQL has no prepared statements: it would quote every argument
+            # into the text anyway. check() made each one a plain int, so its
+            # decimal digits are the literal, and writing them here is faster.
+            rows = "(" + "),(".join(map(str, batch)) + ")"
+            template = self.sql.INSERT_ROWS_RETURNING if self._returning else self.sql.INSERT_ROWS
+            cursor.execute(template.format(rows=rows))
         if self._returning:
-            cursor.execute(self.sql.INSERT_ROWS_RETURNING.format(rows=rows), batch)
             stored = cursor.fetchall()
         else:
-            cursor.execute(self.sql.INSERT_ROWS.format(rows=rows), batch)
             # MySQL reports the first id of a multi-row INSERT, SQLite the last.
             last = cursor.lastrowid
             first = last - len(batch) + 1 if self._is_sqlite else last

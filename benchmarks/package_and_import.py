@@ -1,0 +1,67 @@
+"""Row 8: the Lambda package's size, and the cold import of lambda_handler against a bare interpreter."""
+
+import io
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from fibtrigger import lambda_package
+
+from .model import Figure, Row, Settings, at_most, labelled
+from .timing import interleave, ratio
+
+
+def row(settings: Settings) -> Row:
+    package = lambda_package.build()
+    with tempfile.TemporaryDirectory(prefix="fibtrigger-bench-package-") as directory:
+        # Measured as deployed: the zip's own files, unpacked like Lambda's /var/task. Two copies:
+        # -B never writes .pyc, but would read any that the other case wrote.
+        never_cached, cached = Path(directory, "never-cached"), Path(directory, "cached")
+        for target in (never_cached, cached):
+            zipfile.ZipFile(io.BytesIO(package.data)).extractall(target)
+        commands = {
+            # -B: Lambda's /var/task is read-only and the zip has no .pyc, so every cold start compiles.
+            "import_compiling": [sys.executable, "-I", "-B", "-c", _importing(never_cached)],
+            "import_cached_bytecode": [sys.executable, "-I", "-c", _importing(cached)],
+            "bare_interpreter": [sys.executable, "-I", "-c", "pass"],
+        }
+        cases = interleave({name: _start(command) for name, command in commands.items()}, settings.import_rounds)
+    size_limit = lambda_package.MAX_PACKAGE_BYTES
+    return Row(
+        "8",
+        "the Lambda package: size; cold `import lambda_handler` in a fresh `python -I`",
+        "a bare interpreter start, `python -I -c pass`",
+        [
+            Figure("zip size", package.size, "bytes", f"<= {size_limit:,} bytes", package.size <= size_limit),
+            labelled(
+                "import, compiling the sources",
+                at_most(ratio(cases["import_compiling"], cases["bare_interpreter"]), 1.15),
+            ),
+            labelled(
+                "import, bytecode cached",
+                at_most(ratio(cases["import_cached_bytecode"], cases["bare_interpreter"]), 1.15),
+            ),
+        ],
+        note=(
+            f"fibtrigger.lambda_package.build(): {len(lambda_package.source_files())} files, sha256 "
+            f"{package.sha256[:16]}... Each start is a new process of this venv's Python "
+            f"{sys.version.split()[0]}, whole wall time including exit. The first import figure is what a "
+            "Lambda cold start pays (no .pyc can be written); the second has the .pyc files from an "
+            "earlier start."
+        ),
+        cases={name: samples.as_dict() for name, samples in cases.items()},
+    )
+
+
+def _importing(path: Path) -> str:
+    return f"import sys; sys.path.insert(0, {str(path)!r}); import lambda_handler"
+
+
+def _start(command: list[str]):
+    def case() -> int:
+        subprocess.run(command, check=True, stdin=subprocess.DEVNULL, timeout=60)
+        return 1
+
+    return case

@@ -1,0 +1,154 @@
+"""Rows 1 and 2: one compute() at a time, against a bare INSERT and against raw PyMySQL."""
+
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from fibtrigger.schema import sqlite as sqlite_schema
+from fibtrigger.schema.objects import Table
+from fibtrigger.table import FibonacciTable
+
+from . import environment
+from .model import Row, Settings, at_most
+from .scratch import PLAIN_TABLE, ScratchDatabase
+from .timing import interleave, ratio
+
+# The largest argument SQLite takes too, so both row 1s compute the same F(n).
+N = 92
+
+
+def mysql_rows(db: ScratchDatabase, settings: Settings, durability: dict) -> list[Row]:
+    table = FibonacciTable(db.url)
+    value = table.compute(N)
+    bare, raw, admin = db.connect(), db.connect(), db.connect()
+    try:
+        bare_cursor, raw_cursor = bare.cursor(), raw.cursor()
+        plain_insert = f"INSERT INTO {PLAIN_TABLE.name} (fib, value) VALUES ({N}, {value})"
+        facade_statements = _facade_statements(table)
+
+        def compute() -> int:
+            for _ in range(settings.calls):
+                table.compute(N)
+            return settings.calls
+
+        def bare_insert() -> int:
+            for _ in range(settings.calls):
+                bare_cursor.execute(plain_insert)
+            return settings.calls
+
+        def raw_pymysql() -> int:
+            for _ in range(settings.calls):
+                facade_statements(raw_cursor)
+            return settings.calls
+
+        cases = interleave(
+            {"compute": compute, "bare_insert": bare_insert, "raw_pymysql": raw_pymysql}, settings.rounds
+        )
+        fsyncs = {
+            name: _fsyncs_per_call(admin.cursor(), work, settings.calls)
+            for name, work in (("bare_insert", bare_insert), ("compute", compute))
+        }
+    finally:
+        for connection in (bare, raw, admin):
+            connection.close()
+        table.close()
+    flush = durability["variables"].get("innodb_flush_log_at_trx_commit")
+    statements = "INSERT ... RETURNING fib, value" if table._returning else "INSERT, then SELECT by id"
+    row1 = Row(
+        "1",
+        f"`compute({N})`, one call at a time (MariaDB)",
+        "bare autocommit `INSERT` of one row into an identical table without triggers, PyMySQL",
+        [at_most(ratio(cases["compute"], cases["bare_insert"]), 1.3)],
+        note=(
+            f"Both autocommit, one COMMIT per row; innodb_flush_log_at_trx_commit={flush}, and the "
+            f"server-wide Innodb_os_log_fsyncs counter rose by {fsyncs['bare_insert']:.2f} per bare INSERT "
+            f"and {fsyncs['compute']:.2f} per compute() (other clients of the shared server add to it), so "
+            "each commit fsyncs the redo log. compute() also runs the trigger and fibcomp(92) and "
+            f"reads the stored row back ({statements}); the bare INSERT carries the value in its text."
+        ),
+        cases={name: cases[name].as_dict() for name in ("compute", "bare_insert")},
+    )
+    row2 = Row(
+        "2",
+        f"`compute({N})` through the facade (MariaDB)",
+        f"the same statements ({statements}) with raw PyMySQL on one kept connection",
+        [at_most(ratio(cases["compute"], cases["raw_pymysql"]), 1.2)],
+        note=(
+            "Same server work on both sides; the difference is the facade: argument check, pool "
+            "checkout (a socket poll, no round trip) and check-in, and converting the row to int."
+        ),
+        cases={name: cases[name].as_dict() for name in ("compute", "raw_pymysql")},
+    )
+    return [row1, row2]
+
+
+def sqlite_row(settings: Settings) -> Row:
+    with tempfile.TemporaryDirectory(prefix="fibtrigger-bench-") as directory:
+        path = Path(directory) / "bench.db"
+        table = FibonacciTable(f"sqlite:///{path}")
+        value = table.compute(N)  # installs the schema
+        bare = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            bare.execute("PRAGMA busy_timeout=30000")
+            plain = Table(PLAIN_TABLE.name, columns=sqlite_schema.FIBONACCI.columns)
+            bare.execute(plain.create_sql())
+            plain_insert = f"INSERT INTO {plain.name} (fib, value) VALUES (?, ?)"
+            journal = bare.execute("PRAGMA journal_mode").fetchone()[0]
+            synchronous = bare.execute("PRAGMA synchronous").fetchone()[0]
+
+            def compute() -> int:
+                for _ in range(settings.calls):
+                    table.compute(N)
+                return settings.calls
+
+            def bare_insert() -> int:
+                for _ in range(settings.calls):
+                    bare.execute(plain_insert, (N, value))
+                return settings.calls
+
+            cases = interleave({"compute": compute, "bare_insert": bare_insert}, settings.rounds)
+        finally:
+            bare.close()
+            table.close()
+    return Row(
+        "1s",
+        f"`compute({N})`, one call at a time (SQLite file)",
+        "bare autocommit `INSERT` of one row into an identical table without triggers, sqlite3",
+        [at_most(ratio(cases["compute"], cases["bare_insert"]), 1.3)],
+        note=(
+            f"Same file, journal_mode={journal}, synchronous={synchronous} ({_SYNCHRONOUS.get(synchronous, '?')}). "
+            "compute() runs the BEFORE trigger's four checks and the AFTER trigger's UPDATE (a recursive "
+            "CTE, evaluated twice), then a SELECT of the new row."
+        ),
+        cases={name: samples.as_dict() for name, samples in cases.items()},
+    )
+
+
+_SYNCHRONOUS = {0: "OFF: no fsync", 1: "NORMAL: WAL fsynced at checkpoints", 2: "FULL: WAL fsynced per commit", 3: "EXTRA"}
+
+
+def _facade_statements(table: FibonacciTable):
+    """What the facade sends for one argument, as a function of a raw cursor."""
+    sql = table.sql
+    if table._returning:
+        statement = sql.INSERT_ROWS_RETURNING.format(rows=f"({N})")
+
+        def returning(cursor) -> None:
+            cursor.execute(statement)
+            cursor.fetchall()
+
+        return returning
+    statement = sql.INSERT_ROWS.format(rows=f"({N})")
+
+    def insert_then_select(cursor) -> None:
+        cursor.execute(statement)
+        cursor.execute(sql.SELECT_RANGE, (cursor.lastrowid, cursor.lastrowid))
+        cursor.fetchall()
+
+    return insert_then_select
+
+
+def _fsyncs_per_call(cursor, work, calls: int) -> float:
+    before = environment.log_fsyncs(cursor)
+    work()
+    return (environment.log_fsyncs(cursor) - before) / calls
