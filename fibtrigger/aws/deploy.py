@@ -253,7 +253,9 @@ class _Deployment:
             deployed = (deployment or {}).get("description")
 
         def deploy() -> None:
-            self.aws.call("apigateway", "create_deployment", restApiId=api_id, stageName=s.stage, description=fingerprint)
+            self.aws.call(
+                "apigateway", "create_deployment", restApiId=api_id, stageName=s.stage, description=fingerprint
+            )
 
         if stage is None:
             run.change("create", "API stage", s.stage, deploy, "first deployment")
@@ -302,7 +304,8 @@ class _Deployment:
             )
         else:
             ours = group["Group"].get("Path") == s.group_path
-            run.keep("IAM group", s.users_group, "" if ours else "not created by fibtrigger: only its policy is managed")
+            foreign = "not created by fibtrigger: only its policy is managed"
+            run.keep("IAM group", s.users_group, "" if ours else foreign)
             current = self.aws.call(
                 "iam", "get_group_policy", GroupName=s.users_group, PolicyName=s.invoke_api_policy_name,
                 missing=IAM_MISSING,

@@ -68,7 +68,9 @@ def _api(res: Resources, run: Recorder) -> None:
     for api in res.apis():
         run.change(
             "delete", "REST API", f"{s.api_name} ({api['id']})",
-            lambda api_id=api["id"]: res.aws.call("apigateway", "delete_rest_api", restApiId=api_id, missing=API_MISSING),
+            lambda api_id=api["id"]: res.aws.call(
+                "apigateway", "delete_rest_api", restApiId=api_id, missing=API_MISSING
+            ),
         )
 
 

@@ -6,12 +6,11 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-# keep: already as wanted; skip: left alone on purpose (not ours, or not supported here).
-ACTIONS = ("create", "update", "delete", "keep", "skip")
-
-
 @dataclass(frozen=True)
 class Change:
+    """One step. ``action`` is create, update or delete; keep (already as wanted); or skip
+    (left alone on purpose: not fibtrigger's, or not supported by the endpoint)."""
+
     action: str
     kind: str
     name: str
