@@ -40,6 +40,13 @@ _RANGE_PREFIX = RANGE_MESSAGE.split("{limit}")[0]
 def make_engine(url: str | URL | None = None, *, pool_size: int = 8) -> Engine:
     """An autocommit engine: one INSERT is one round trip, with no COMMIT after it."""
     url = database_url(url)
+    try:
+        return _create_engine(url, pool_size)
+    except Exception as error:  # noqa: BLE001 - an unknown driver or a bad URL argument, e.g. ?connect_timeout=x
+        raise ConfigurationError(f"cannot use the database URL {masked(url)}: {error}") from None
+
+
+def _create_engine(url: URL, pool_size: int) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = create_engine(
             url,

@@ -155,7 +155,9 @@ def test_cli_rejects_every_bad_argument(mysql_url, mysql_raw, capsys, bad):
      ["grants", "--user", "app", "--schema", "app`; DROP DATABASE mysql; --"],
      ["grants", "--user", "app", "--host", "%'; --", "--schema", "app"],
      ["--database-url", "not a url", "compute", "5"],
-     ["--database-url", "postgresql://u:p@h/db", "compute", "5"]],
+     ["--database-url", "postgresql://u:p@h/db", "compute", "5"],
+     ["--database-url", "mysql+nodriver://u:p@127.0.0.1/db", "compute", "5"],
+     ["--database-url", "mysql+pymysql://u:p@127.0.0.1/db?connect_timeout=soon", "compute", "5"]],
     ids=lambda args: " ".join(args)[:40],
 )
 def test_cli_rejects_hostile_names_and_urls(capsys, args):

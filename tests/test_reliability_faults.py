@@ -145,6 +145,22 @@ def test_connection_killed_mid_insert_is_outcome_unknown_and_never_retried(slow,
     assert slow.attempts() == 1
 
 
+def test_a_read_timeout_is_outcome_unknown_and_the_row_may_indeed_be_stored(slow):
+    """The client gives up, the server does not: the "may" in OutcomeUnknown is real."""
+    slow.reset(seconds=1.5)
+    impatient = FibonacciTable(slow.url.update_query_dict({"read_timeout": "1"}))
+    try:
+        with pytest.raises(OutcomeUnknown, match="may or may not have been stored"):
+            impatient.compute(12)
+    finally:
+        impatient.close()
+    deadline = time.monotonic() + 5
+    while slow.rows() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert slow.scalar("SELECT value FROM fibonacci WHERE fib = 12") == 144  # stored after all
+    assert slow.attempts() == 1  # and not sent twice
+
+
 def test_connection_killed_before_commit_is_connection_lost_and_nothing_stored(slow, table):
     slow.reset(seconds=5, from_fib=30)
     killer = slow.kill_when_sleeping("CONNECTION")

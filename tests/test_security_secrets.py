@@ -93,6 +93,8 @@ def _failures(account, mysql_databases):
         (ConfigurationError, lambda: migrate.upgrade(account.set(password=PASSWORD + "x"))),
         (DatabaseUnreachable, lambda: migrate.current(account.set(port=1))),
         (ConfigurationError, lambda: backend.current_backend(account.set(password=PASSWORD + "x"))),
+        (ConfigurationError, lambda: FibonacciTable(account.set(drivername="mysql+nodriver"))),
+        (ConfigurationError, lambda: FibonacciTable(account.update_query_dict({"connect_timeout": "soon"}))),
     ]
 
 
