@@ -1,7 +1,7 @@
 """The one owner of boto3 clients: error translation and retries with an injectable sleep.
 
 In the spirit of aws/chalice's ``TypedAWSClient``: it takes a ``boto3.Session`` and a
-``sleep`` function, so tests retry instantly and nothing else in fibtrigger touches boto3.
+``sleep`` function, so tests retry instantly; the deploy code makes every AWS call through it.
 Clients are created from the session without ``endpoint_url``, so botocore applies
 ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>`` itself (the same command then runs
 against a local emulator).
