@@ -45,6 +45,7 @@ def private_server(tmp_path_factory, peer):
     )
     yield stack
     local_stack.down(directory)
+    assert_no_crash(directory)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,13 @@ def lambda_stack(tmp_path_factory):
     stack = local_stack.up(directory, db_port=0, lambda_port=0, lambda_timeout_ms=UDF_TIMEOUT_MS)
     yield stack
     local_stack.down(directory)
+    assert_no_crash(directory)
+
+
+def assert_no_crash(directory) -> None:
+    """mariadbd logs "got signal N" when the loaded UDF (or anything else) crashes it."""
+    log = (directory / "mariadb" / "error.log").read_text(errors="replace")
+    assert "got signal" not in log and "Shutdown complete" in log, log[-2000:]
 
 
 def invocations(stack) -> int:

@@ -168,3 +168,23 @@ def test_the_build_is_named_by_its_content_and_reused(private_server, sql):
     assert lambda_sync_udf.build(plugin_dir) == first and first.stat().st_mtime_ns == mtime
     assert first.name == private_server.udf_library
     assert lambda_sync_udf.install(sql.cursor(), first) is False  # already installed: untouched
+
+
+def test_drop_and_recreate_while_server_threads_hold_handles(private_server, sql, peer):
+    """Unloading the library cleans up every thread's handle; threads that outlive it do not crash."""
+    others = [
+        pymysql.connect(unix_socket=private_server.socket, user="root", database="fibtrigger", autocommit=True)
+        for _ in range(3)
+    ]
+    for connection in others:
+        call(connection, ARN, '{"fib": 2}')  # each server thread now holds a curl handle
+    cursor = sql.cursor()
+    cursor.execute("DROP FUNCTION lambda_sync")
+    others[0].close()  # its server thread exits (or is cached) after the library is gone
+    cursor.execute(f"CREATE FUNCTION lambda_sync RETURNS STRING SONAME '{private_server.udf_library}'")
+    for connection in others[1:]:
+        assert json.loads(call(connection, ARN, '{"fib": 3}'))["value"] == "2"
+        connection.close()
+    assert json.loads(call(sql, ARN, '{"fib": 4}'))["value"] == "3"
+    cursor.execute("SELECT 1")
+    assert cursor.fetchone() == (1,)
