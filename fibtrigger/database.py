@@ -33,6 +33,7 @@ _STATEMENT_TIMEOUT = (1969, 3024)  # MariaDB max_statement_time, MySQL max_execu
 _STATEMENT_STOPPED = (1317, 1205, 1213)  # KILL QUERY, lock wait timeout, deadlock
 _PRIVILEGE_MISSING = (1044, 1142, 1143, 1227, 1370)  # database, table, column, global, routine
 _DEFINER_MISSING = 1449
+_LAMBDA_API_ERROR = 1873  # Aurora's lambda_sync (and the local UDF): Lambda down, HTTP error, function error
 _CONNECTION_GONE = (1927, 2002, 2003, 2005, 2006, 2013, 4031)  # 1927: MariaDB's "Connection was killed"
 _RANGE_PREFIX = RANGE_MESSAGE.split("{limit}")[0]
 
@@ -169,6 +170,8 @@ def _translate_mysql(error: pymysql.err.MySQLError, url: URL) -> FibtriggerError
         return ResultOutOfRange(f"result out of range: {message}")
     if code in (1048, 1265, 1292, 1366):  # NULL, truncated or non-numeric text for the INT column fib
         return InvalidArgument(message)
+    if code == _LAMBDA_API_ERROR:
+        return BackendError(message)
     if code in _STATEMENT_TIMEOUT:
         return StatementTimeout(
             f"the statement ran longer than the server's statement time limit ({message}) and was rolled back"

@@ -14,7 +14,7 @@ import pytest
 from conftest import count_rows
 from fibonacci_numbers import fibonacci
 from fibtrigger import backend, local_stack, migrate
-from fibtrigger.errors import DatabaseUnreachable, OutcomeUnknown, StatementAborted
+from fibtrigger.errors import BackendError, DatabaseUnreachable, OutcomeUnknown, StatementAborted
 from fibtrigger.table import FibonacciTable
 from lambda_peer import LambdaPeer
 from local_stack_fixtures import invocations, lambda_stack  # noqa: F401  (fixture)
@@ -110,6 +110,19 @@ def test_a_statement_timeout_stops_a_hanging_lambda_call(lambda_stack, url, raw,
     finally:
         limited.close()
     assert len(hanging_lambda.requests) == 1 and count_rows(raw) == 0
+
+
+def test_a_lambda_that_cannot_be_reached_is_a_backend_error(lambda_stack, table, raw):
+    local_stack.stop_lambda_service(lambda_stack)
+    try:
+        with pytest.raises(BackendError, match="lambda_sync"):
+            table.compute(9)
+        with pytest.raises(BackendError):
+            table.compute_many([1, 2, 3], batch_size=2)
+        assert count_rows(raw) == 0
+    finally:
+        local_stack.start_lambda_service(lambda_stack)
+    assert table.compute(9) == 34
 
 
 def test_a_rolled_back_insert_does_not_undo_the_lambda_call(lambda_stack, raw):
