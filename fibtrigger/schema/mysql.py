@@ -170,7 +170,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = msg;
   END IF;
   SET digits = JSON_UNQUOTE(JSON_EXTRACT(response, '$.value'));
-  IF digits IS NULL OR NOT digits REGEXP '^[0-9]{1,65}$' THEN
+  IF digits IS NULL OR digits NOT REGEXP '^[0-9]{1,65}$' THEN
     SET msg = LEFT(CONCAT('Lambda function returned no decimal value for fib ', fib, ': ', response), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = msg;
   END IF;
