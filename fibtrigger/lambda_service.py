@@ -44,7 +44,8 @@ DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 DEFAULT_IDLE_TIMEOUT = 60.0
 STOP_GRACE_SECONDS = 5.0
 
-INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations/?")
+INVOKE_PATH_TEMPLATE = "/2015-03-31/functions/{name}/invocations"
+INVOKE_PATH = re.compile(INVOKE_PATH_TEMPLATE.format(name="([^/]+)") + "/?")
 FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 QUALIFIER = re.compile(r"\$LATEST|[A-Za-z0-9_-]{1,128}")
 STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -176,6 +177,7 @@ class LocalLambdaService:
             log=self._write_log if log_stream is not None else None,
             timeout_seconds=timeout_seconds,
         )
+        self.max_fib: int | None = None  # the Fibonacci function's limit (None for another handler)
         if handler is None:
             try:
                 self.max_fib = max_fib(self._runtime.environ)
@@ -304,7 +306,7 @@ class LocalLambdaService:
                 return self._json(request, 405, {"message": "use GET /metrics"}, [("Allow", "GET")])
             return self._json(request, 200, self.metrics())
         message = (
-            f"Not Found: use POST /2015-03-31/functions/{{{','.join(self.function_names)}}}/invocations, "
+            f"Not Found: use POST {INVOKE_PATH_TEMPLATE.format(name='{' + ','.join(self.function_names) + '}')}, "
             f"POST /{self.stage}/ or GET {METRICS_PATH}"
         )
         return self._json(request, 404, {"message": message})

@@ -15,7 +15,7 @@ from ..lambda_service import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_STAGE,
-    INVOKE_PATH,
+    INVOKE_PATH_TEMPLATE,
     METRICS_PATH,
     LocalLambdaService,
 )
@@ -63,8 +63,7 @@ def serve(host: str, port: int, require_iam: bool, stage: str, function_names: t
     )
 
     def ready(running: LocalLambdaService) -> None:
-        names = ",".join(running.function_names)
-        invoke_path = INVOKE_PATH.pattern.replace("([^/]+)", f"{{{names}}}").removesuffix("/?")
+        invoke_path = INVOKE_PATH_TEMPLATE.format(name="{" + ",".join(running.function_names) + "}")
         click.echo(f"local Lambda service on {running.url} (limit: fib <= {running.max_fib})")
         click.echo(f"  Invoke API: POST {running.url}{invoke_path}")
         click.echo(f"  API:        POST {running.api_url} (IAM: {'required' if require_iam else 'off'})")
