@@ -36,6 +36,7 @@ _FUNCTION_ARN = re.compile(
     r"^arn:aws[a-z-]{0,20}:lambda:[a-z]{2}(-[a-z]+)+-\d:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$"
 )
 _LAMBDA_EXPRESSION = re.compile(rf"{mysql.LAMBDA_FUNCTION_NAME}\('([^']*)', NEW\.fib\)")
+_COMPUTE_LINE = re.compile(r"^\s*SET NEW\.value = (.+);\s*$", re.MULTILINE)
 _FUNCTION_MISSING = (1305, 1630)  # FUNCTION ... does not exist / check 'Function Name Parsing'
 
 
@@ -73,27 +74,41 @@ def check_function_arn(function_arn: str) -> str:
 
 
 def backend_of(connection: Connection) -> BackendState:
-    """The backend the triggers of the connection's database use."""
+    """The backend the triggers of the connection's database use, read from their definitions."""
     _require_mysql(connection)
     bodies = dict(connection.exec_driver_sql(mysql.SELECT_TRIGGER_BODIES).all())
     insert = bodies.get(mysql.before_insert().name)
     update = bodies.get(mysql.before_update().name)
     if insert is None or update is None:
         raise SchemaNotInstalled("the fibonacci triggers are missing: run `fibtrigger migrate` first")
-    for state in _candidates(insert):
-        if insert == _insert_trigger(state).body and update == _update_trigger(state).body:
-            return state
-    raise ConfigurationError(
-        "the fibonacci triggers were changed outside fibtrigger; run `fibtrigger backend sql` to reinstall them"
-    )
+    state = _state_of(insert)
+    if state is None or _state_of(update) != state:
+        raise ConfigurationError(
+            "the fibonacci triggers were changed outside fibtrigger; run `fibtrigger backend sql` to reinstall them"
+        )
+    return state
 
 
-def _candidates(insert_body: str) -> list[BackendState]:
-    found = _LAMBDA_EXPRESSION.search(insert_body)
-    states = [BackendState(SQL)]
-    if found:
-        states.append(BackendState(LAMBDA, found.group(1)))
-    return states
+def _state_of(body: str) -> BackendState | None:
+    """The backend of one trigger body: its single `SET NEW.value = ...` after the argument check."""
+    if mysql.ARGUMENT_CHECK not in body:
+        return None
+    expressions = _COMPUTE_LINE.findall(body)
+    if len(expressions) != 1:
+        return None
+    if expressions[0] == mysql.SQL_COMPUTE:
+        return BackendState(SQL)
+    found = _LAMBDA_EXPRESSION.fullmatch(expressions[0])
+    if found and _FUNCTION_ARN.match(found.group(1)):
+        return BackendState(LAMBDA, found.group(1))
+    return None
+
+
+def triggers_for(state: BackendState) -> tuple:
+    """The BEFORE INSERT and BEFORE UPDATE triggers of a backend: for a later revision that
+    recreates the triggers and must keep the backend (``triggers_for(backend_of(bind))``)."""
+    expression = mysql.lambda_compute(state.function_arn) if state.name == LAMBDA else mysql.SQL_COMPUTE
+    return mysql.before_insert(expression), mysql.before_update(expression)
 
 
 def lambda_sync_available(connection: Connection) -> bool:
@@ -137,7 +152,7 @@ def swap(
             "this server has no lambda_sync function: the lambda backend needs Aurora MySQL "
             "(which has it built in) or the local lambda_sync (`fibtrigger local up`); the backend stays sql"
         )
-    triggers = (_insert_trigger(target), _update_trigger(target))
+    triggers = triggers_for(target)
     connection.exec_driver_sql(mysql.SET_LOCK_WAIT_TIMEOUT.format(seconds=lock_wait_seconds))
     connection.exec_driver_sql(mysql.LOCK_TABLE)
     try:
@@ -146,18 +161,6 @@ def swap(
     finally:
         connection.exec_driver_sql(mysql.UNLOCK_TABLES)
     return SwapResult(before or BackendState("unknown"), target)
-
-
-def _insert_trigger(state: BackendState):
-    return mysql.before_insert(_expression(state))
-
-
-def _update_trigger(state: BackendState):
-    return mysql.before_update(_expression(state))
-
-
-def _expression(state: BackendState) -> str:
-    return mysql.lambda_compute(state.function_arn) if state.name == LAMBDA else mysql.SQL_COMPUTE
 
 
 def _require_mysql(connection: Connection) -> None:
