@@ -4,7 +4,7 @@ from fibtrigger.table import DEFAULT_BATCH_SIZE, FibonacciTable
 
 from .model import Row, Settings, at_least, at_most
 from .scratch import ScratchDatabase
-from .timing import interleave, ratio
+from .timing import compared, interleave
 
 
 def rows(db: ScratchDatabase, settings: Settings) -> list[Row]:
@@ -43,7 +43,7 @@ def rows(db: ScratchDatabase, settings: Settings) -> list[Row]:
         "3",
         f"`compute_many` of {many} values (0..312 cycled)",
         f"{many} `compute()` calls",
-        [at_least(ratio(cases["compute_calls"], cases["compute_many"]), 20)],
+        [at_least(compared(cases["compute_calls"], cases["compute_many"]), 20)],
         note=(
             f"compute_many: multi-row INSERT ... RETURNING in batches of {DEFAULT_BATCH_SIZE:,}, one "
             f"transaction, one COMMIT. The single calls were timed on the first {len(singles):,} values and "
@@ -55,7 +55,7 @@ def rows(db: ScratchDatabase, settings: Settings) -> list[Row]:
         "4",
         f"`compute_many` of {many} values",
         f"one raw multi-row `INSERT` of the same {many} rows into the triggered table, PyMySQL",
-        [at_most(ratio(cases["compute_many"], cases["raw_multi_row_insert"]), 1.2)],
+        [at_most(compared(cases["compute_many"], cases["raw_multi_row_insert"]), 1.2)],
         note=(
             "The trigger and fibcomp run once per row on both sides, and dominate. compute_many also "
             "checks every argument, sends BEGIN/COMMIT, and reads every stored row back and converts it "

@@ -49,11 +49,22 @@ def server(cursor) -> dict:
     return {"version": version, "variables": {name: value for name, value in cursor.fetchall()}}
 
 
-def log_fsyncs(cursor) -> int:
-    """InnoDB's server-wide count of redo-log fsyncs (other clients add to it too)."""
-    cursor.execute("SHOW GLOBAL STATUS LIKE 'Innodb_os_log_fsyncs'")
-    row = cursor.fetchone()
-    return int(row[1]) if row else -1
+# MySQL counts redo-log fsyncs on their own; MariaDB 10.11 has no such counter
+# and counts them with the data files' (a commit adds one there).
+FSYNC_COUNTERS = ("Innodb_os_log_fsyncs", "Innodb_data_fsyncs")
+
+
+def fsyncs(cursor) -> tuple[str, int]:
+    """The server-wide fsync counter that includes redo-log flushes, and its value (other clients add to it)."""
+    cursor.execute(
+        "SHOW GLOBAL STATUS WHERE Variable_name IN ({})".format(", ".join(["%s"] * len(FSYNC_COUNTERS))),
+        FSYNC_COUNTERS,
+    )
+    found = dict(cursor.fetchall())
+    for name in FSYNC_COUNTERS:
+        if name in found:
+            return name, int(found[name])
+    return "none", 0
 
 
 def _cpu_model() -> str:

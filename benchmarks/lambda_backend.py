@@ -1,5 +1,7 @@
 """Row 7: backend `lambda` (the trigger calls the local Lambda service through lambda_sync) against `sql`."""
 
+import http.client
+import json
 import tempfile
 
 import pymysql
@@ -9,11 +11,13 @@ from fibtrigger import backend, local_stack, migrate
 from fibtrigger.errors import FibtriggerError
 from fibtrigger.lambda_proxy import LOCAL_ACCOUNT_ID
 from fibtrigger.lambda_service import DEFAULT_FUNCTION_NAMES
+from fibtrigger.local_stack import HOST
+from fibtrigger.schema import mysql
 from fibtrigger.table import FibonacciTable
 
-from .model import Row, Settings, at_least
+from .model import Figure, Row, Settings, at_least
 from .single_calls import N
-from .timing import interleave, ratio
+from .timing import compared, interleave
 
 FUNCTION_ARN = f"arn:aws:lambda:us-east-1:{LOCAL_ACCOUNT_ID}:function:{DEFAULT_FUNCTION_NAMES[0]}"
 MEASURED = f"backend `lambda` through the local `lambda_sync`: `compute({N})`, one call at a time"
@@ -37,6 +41,7 @@ def row(settings: Settings) -> Row:
 def _measure(stack, settings: Settings) -> Row:
     base = make_url(stack.database_url)
     admin = pymysql.connect(unix_socket=stack.socket, user="root", autocommit=True)
+    service = http.client.HTTPConnection(HOST, stack.lambda_port, timeout=30)
     tables: dict[str, FibonacciTable] = {}
     try:
         cursor = admin.cursor()
@@ -47,39 +52,67 @@ def _measure(stack, settings: Settings) -> Row:
             if name == "lambda":
                 backend.use_lambda(url, FUNCTION_ARN)
             tables[name] = FibonacciTable(url)
-        for table in tables.values():
-            table.compute(N)
         cursor.execute("SELECT VERSION(), @@innodb_flush_log_at_trx_commit")
         version, flush = cursor.fetchone()
-        before = local_stack.lambda_metrics(stack) or {}
+        # One call through the UDF and the service, without the INSERT around it.
+        call_udf = f"SELECT {mysql.LAMBDA_FUNCTION_NAME}('{FUNCTION_ARN}', {N})"
+        invoke_path = f"/2015-03-31/functions/{DEFAULT_FUNCTION_NAMES[0]}/invocations"
+        invoke_body = json.dumps({"fib": N})
 
-        def calls(table: FibonacciTable):
+        def repeat(action):
             def case() -> int:
                 for _ in range(settings.calls):
-                    table.compute(N)
+                    action()
                 return settings.calls
 
             return case
 
-        cases = interleave({name: calls(table) for name, table in tables.items()}, settings.rounds)
+        def udf_call() -> None:
+            cursor.execute(call_udf)
+            cursor.fetchall()
+
+        def http_invoke() -> None:
+            service.request("POST", invoke_path, invoke_body, {"Content-Type": "application/json"})
+            service.getresponse().read()
+
+        cursor.execute(f"USE `{base.set(database='fibtrigger_bench_lambda').database}`")
+        before = local_stack.lambda_metrics(stack) or {}
+        cases = interleave(
+            {
+                "sql": repeat(lambda: tables["sql"].compute(N)),
+                "lambda": repeat(lambda: tables["lambda"].compute(N)),
+                "fiblambda_select": repeat(udf_call),
+                "service_http_invoke": repeat(http_invoke),
+            },
+            settings.rounds,
+        )
         after = local_stack.lambda_metrics(stack) or {}
     finally:
         for table in tables.values():
             table.close()
+        service.close()
         admin.close()
     invoked = after.get("invocations", 0) - before.get("invocations", 0)
-    expected = settings.calls * (settings.rounds + 1)  # the warm-up sample too
+    expected = 3 * settings.calls * (settings.rounds + 1)  # three cases invoke; warm-up included
+    us = {name: samples.median * 1e6 for name, samples in cases.items()}
     return Row(
         "7",
         MEASURED,
         AGAINST,
-        [at_least(ratio(cases["sql"], cases["lambda"]), 0.5)],
+        [
+            at_least(compared(cases["sql"], cases["lambda"]), 0.5),
+            Figure("lambda minus sql, per row", us["lambda"] - us["sql"], "us"),
+            Figure("of which: SELECT fiblambda(...) alone", us["fiblambda_select"], "us"),
+            Figure("of which: the service alone (Python HTTP client, kept alive)", us["service_http_invoke"], "us"),
+        ],
         note=(
             f"Throughput ratio lambda/sql. Both databases on one private mariadbd {version} started by "
             f"`fibtrigger local up` (innodb_flush_log_at_trx_commit={flush}). Each lambda row is one HTTP "
-            "POST from the UDF over its kept-alive connection to `fibtrigger lambda serve` (Python, "
-            f"127.0.0.1), which runs lambda_handler; the service counted {invoked:,} invocations for "
-            f"{expected:,} rows inserted (warm-up included)."
+            "POST from the UDF over its kept-alive connection to `fibtrigger lambda serve` (Python "
+            "http.server, 127.0.0.1), which runs lambda_handler. To locate the cost, two more cases ran "
+            "interleaved with these: `SELECT fiblambda(arn, 92)` (one UDF call, no INSERT) and a POST "
+            f"to the service from Python over a kept-alive connection. The service counted {invoked:,} "
+            f"invocations for {expected:,} expected."
         ),
         cases={name: samples.as_dict() for name, samples in cases.items()},
     )

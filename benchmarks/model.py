@@ -19,8 +19,8 @@ class Settings:
 
 
 FULL = Settings(
-    rounds=15, calls=200, many_values=10_000, single_calls=1_000, batch_rounds=5,
-    sql_rows=5_000, sql_rounds=5, thread_calls=2_000, thread_rounds=5, import_rounds=21,
+    rounds=15, calls=200, many_values=10_000, single_calls=500, batch_rounds=5,
+    sql_rows=5_000, sql_rounds=5, thread_calls=1_200, thread_rounds=5, import_rounds=21,
     lambda_backend=True,
 )
 QUICK = Settings(
@@ -39,14 +39,20 @@ class Figure:
     unit: str  # "x" for a ratio, "bytes", "ops/s"
     target: str = ""  # e.g. "<= 1.3x"; empty when the issue sets none
     met: bool | None = None  # None: no target, or not measured
+    spread: tuple[float, float] | None = None  # lowest and highest same-round ratio
 
     def shown(self) -> str:
         if self.value is None:
             return "n/a"
         if self.unit == "x":
-            return f"{self.value:.2f}x"
+            text = f"{self.value:.2f}x"
+            if self.spread is not None:
+                text += f" (rounds {self.spread[0]:.2f}-{self.spread[1]:.2f})"
+            return text
         if self.unit == "bytes":
             return f"{self.value:,.0f} bytes"
+        if self.unit == "us":
+            return f"{self.value:,.0f} us"
         return f"{self.value:,.0f} {self.unit}"
 
 
@@ -65,12 +71,17 @@ class Row:
         return asdict(self)
 
 
-def at_most(value: float, limit: float) -> Figure:
-    return Figure("", value, "x", f"<= {limit:g}x", value <= limit)
+Measured = tuple[float, tuple[float, float]]  # timing.compared(): ratio of medians, same-round spread
 
 
-def at_least(value: float, limit: float) -> Figure:
-    return Figure("", value, "x", f">= {limit:g}x", value >= limit)
+def at_most(measured: Measured, limit: float) -> Figure:
+    value, spread = measured
+    return Figure("", value, "x", f"<= {limit:g}x", value <= limit, spread)
+
+
+def at_least(measured: Measured, limit: float) -> Figure:
+    value, spread = measured
+    return Figure("", value, "x", f">= {limit:g}x", value >= limit, spread)
 
 
 def labelled(label: str, figure: Figure) -> Figure:

@@ -10,7 +10,7 @@ from pathlib import Path
 from fibtrigger import lambda_package
 
 from .model import Figure, Row, Settings, at_most, labelled
-from .timing import interleave, ratio
+from .timing import compared, interleave
 
 
 def row(settings: Settings) -> Row:
@@ -37,11 +37,11 @@ def row(settings: Settings) -> Row:
             Figure("zip size", package.size, "bytes", f"<= {size_limit:,} bytes", package.size <= size_limit),
             labelled(
                 "import, compiling the sources",
-                at_most(ratio(cases["import_compiling"], cases["bare_interpreter"]), 1.15),
+                at_most(compared(cases["import_compiling"], cases["bare_interpreter"]), 1.15),
             ),
             labelled(
                 "import, bytecode cached",
-                at_most(ratio(cases["import_cached_bytecode"], cases["bare_interpreter"]), 1.15),
+                at_most(compared(cases["import_cached_bytecode"], cases["bare_interpreter"]), 1.15),
             ),
         ],
         note=(

@@ -11,7 +11,7 @@ from fibtrigger.table import FibonacciTable
 from . import environment
 from .model import Row, Settings, at_most
 from .scratch import PLAIN_TABLE, ScratchDatabase
-from .timing import interleave, ratio
+from .timing import compared, interleave
 
 # The largest argument SQLite takes too, so both row 1s compute the same F(n).
 N = 92
@@ -58,12 +58,12 @@ def mysql_rows(db: ScratchDatabase, settings: Settings, durability: dict) -> lis
         "1",
         f"`compute({N})`, one call at a time (MariaDB)",
         "bare autocommit `INSERT` of one row into an identical table without triggers, PyMySQL",
-        [at_most(ratio(cases["compute"], cases["bare_insert"]), 1.3)],
+        [at_most(compared(cases["compute"], cases["bare_insert"]), 1.3)],
         note=(
             f"Both autocommit, one COMMIT per row; innodb_flush_log_at_trx_commit={flush}, and the "
-            f"server-wide Innodb_os_log_fsyncs counter rose by {fsyncs['bare_insert']:.2f} per bare INSERT "
-            f"and {fsyncs['compute']:.2f} per compute() (other clients of the shared server add to it), so "
-            "each commit fsyncs the redo log. compute() also runs the trigger and fibcomp(92) and "
+            f"server-wide {fsyncs['bare_insert'][0]} counter rose by {fsyncs['bare_insert'][1]:.2f} per bare "
+            f"INSERT and {fsyncs['compute'][1]:.2f} per compute() (other clients of the shared server add to "
+            "it): each commit fsyncs the redo log. compute() also runs the trigger and fibcomp(92) and "
             f"reads the stored row back ({statements}); the bare INSERT carries the value in its text."
         ),
         cases={name: cases[name].as_dict() for name in ("compute", "bare_insert")},
@@ -72,7 +72,7 @@ def mysql_rows(db: ScratchDatabase, settings: Settings, durability: dict) -> lis
         "2",
         f"`compute({N})` through the facade (MariaDB)",
         f"the same statements ({statements}) with raw PyMySQL on one kept connection",
-        [at_most(ratio(cases["compute"], cases["raw_pymysql"]), 1.2)],
+        [at_most(compared(cases["compute"], cases["raw_pymysql"]), 1.2)],
         note=(
             "Same server work on both sides; the difference is the facade: argument check, pool "
             "checkout (a socket poll, no round trip) and check-in, and converting the row to int."
@@ -114,7 +114,7 @@ def sqlite_row(settings: Settings) -> Row:
         "1s",
         f"`compute({N})`, one call at a time (SQLite file)",
         "bare autocommit `INSERT` of one row into an identical table without triggers, sqlite3",
-        [at_most(ratio(cases["compute"], cases["bare_insert"]), 1.3)],
+        [at_most(compared(cases["compute"], cases["bare_insert"]), 1.3)],
         note=(
             f"Same file, journal_mode={journal}, synchronous={synchronous} ({_SYNCHRONOUS.get(synchronous, '?')}). "
             "compute() runs the BEFORE trigger's four checks and the AFTER trigger's UPDATE (a recursive "
@@ -148,7 +148,7 @@ def _facade_statements(table: FibonacciTable):
     return insert_then_select
 
 
-def _fsyncs_per_call(cursor, work, calls: int) -> float:
-    before = environment.log_fsyncs(cursor)
+def _fsyncs_per_call(cursor, work, calls: int) -> tuple[str, float]:
+    counter, before = environment.fsyncs(cursor)
     work()
-    return (environment.log_fsyncs(cursor) - before) / calls
+    return counter, (environment.fsyncs(cursor)[1] - before) / calls

@@ -7,7 +7,7 @@ from fibtrigger.table import FibonacciTable
 from .model import Figure, Row, Settings, at_least, labelled
 from .scratch import ScratchDatabase
 from .single_calls import N
-from .timing import interleave
+from .timing import compared, interleave
 
 THREAD_COUNTS = (1, 2, 4, 8)
 
@@ -22,15 +22,15 @@ def row(db: ScratchDatabase, settings: Settings) -> Row:
         )
     finally:
         table.close()
-    one = cases["1_threads"].median
+    one = cases["1_threads"]
     figures: list[Figure] = []
-    for count in THREAD_COUNTS:
-        speedup = one / cases[f"{count}_threads"].median
+    for count in THREAD_COUNTS[1:]:
+        speedup = compared(one, cases[f"{count}_threads"])
         if count == 8:
             figures.append(labelled("8 threads vs 1", at_least(speedup, 1.5)))
-        elif count > 1:
-            figures.append(Figure(f"{count} threads vs 1", speedup, "x"))
-    figures.append(Figure("1 thread", 1 / one, "calls/s"))
+        else:
+            figures.append(Figure(f"{count} threads vs 1", speedup[0], "x", spread=speedup[1]))
+    figures.append(Figure("1 thread", 1 / one.median, "calls/s"))
     return Row(
         "6",
         f"`compute({N})` throughput with 1, 2, 4, 8 threads",

@@ -64,3 +64,13 @@ def interleave(
 def ratio(numerator: Samples, denominator: Samples) -> float:
     """Ratio of medians."""
     return numerator.median / denominator.median
+
+
+def spread(numerator: Samples, denominator: Samples) -> tuple[float, float]:
+    """The lowest and highest ratio of two samples taken in the same round: how much to trust ``ratio``."""
+    pairs = [a / b for a, b in zip(numerator.seconds_per_op, denominator.seconds_per_op)]
+    return min(pairs), max(pairs)
+
+
+def compared(numerator: Samples, denominator: Samples) -> tuple[float, tuple[float, float]]:
+    return ratio(numerator, denominator), spread(numerator, denominator)
