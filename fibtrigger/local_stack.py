@@ -163,7 +163,10 @@ def up(
 def _start_mariadbd(stack: LocalStack) -> None:
     directory = Path(stack.state_dir) / "mariadb"
     data = directory / "data"
-    directory.mkdir(parents=True, exist_ok=True)
+    # Its own tmpdir: mariadbd (and mariadb-install-db) delete every #sql* file in their tmpdir at
+    # startup, which in a shared /tmp are the live temporary tables of any other server there.
+    tmpdir = directory / "tmp"
+    tmpdir.mkdir(parents=True, exist_ok=True)
     _require_free(stack.db_port, "the database", "--db-port")
     user = ["--user=root"] if os.geteuid() == 0 else []  # mariadbd refuses root without it
     if not data.is_dir():
@@ -173,7 +176,7 @@ def _start_mariadbd(stack: LocalStack) -> None:
         done = subprocess.run(
             [
                 _program("mariadb-install-db"), "--no-defaults", f"--datadir={partial}",
-                "--auth-root-authentication-method=normal", "--skip-test-db", *user,
+                "--auth-root-authentication-method=normal", "--skip-test-db", f"--tmpdir={tmpdir}", *user,
             ],
             capture_output=True,
             text=True,
@@ -192,7 +195,7 @@ def _start_mariadbd(stack: LocalStack) -> None:
     log = directory / "error.log"
     command = [
         _program("mariadbd"), "--no-defaults", *user,
-        f"--datadir={data}", f"--socket={stack.socket}", f"--port={stack.db_port}",
+        f"--datadir={data}", f"--tmpdir={tmpdir}", f"--socket={stack.socket}", f"--port={stack.db_port}",
         f"--bind-address={HOST}", f"--plugin-dir={Path(stack.state_dir) / 'plugin'}",
         f"--pid-file={directory / 'mariadbd.pid'}", f"--log-error={log}",
         "--skip-name-resolve", "--innodb-buffer-pool-size=64M", "--max-connections=200",

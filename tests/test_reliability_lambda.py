@@ -5,8 +5,11 @@ The Lambda service's invocation counter shows where every value came from, and t
 database rolled back was still made (the Guarantees section of the README says so).
 """
 
+import tempfile
 import threading
 import time
+import uuid
+from pathlib import Path
 
 import pymysql
 import pytest
@@ -149,7 +152,15 @@ def test_the_pool_recovers_after_a_server_restart_between_calls(lambda_stack, ur
     try:
         assert table.compute(10) == 55  # the pool now holds a connection to this server process
         local_stack.down(lambda_stack.state_dir)
-        local_stack.up(lambda_stack.state_dir)
+        # A starting mariadbd deletes every #sql* file in its tmpdir: in the shared one, another
+        # server's live temporary tables. The local stack has a tmpdir of its own.
+        probe = Path(tempfile.gettempdir()) / f"#sql-fibtrigger-probe-{uuid.uuid4().hex}.MAI"
+        probe.touch()
+        try:
+            local_stack.up(lambda_stack.state_dir)
+            assert probe.exists()
+        finally:
+            probe.unlink(missing_ok=True)
         before = invocations(lambda_stack)
         assert table.compute(20) == fibonacci(20)  # the dead pooled connection is dropped, not used
         assert table.compute_many([21, 22], batch_size=1) == [fibonacci(21), fibonacci(22)]
