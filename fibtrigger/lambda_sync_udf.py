@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from .bundled import bundled_dir
 from .errors import ConfigurationError
 from .schema import mysql
 
@@ -22,8 +23,8 @@ _LIBRARY_NAME = re.compile(r"^lambda_sync-[0-9a-f]{16}\.so$")
 
 
 def source_path() -> Path:
-    """udf/lambda_sync.c in the checkout."""
-    return Path(__file__).resolve().parent.parent / "udf" / "lambda_sync.c"
+    """udf/lambda_sync.c in the checkout, or its copy inside the installed package."""
+    return bundled_dir("udf") / "lambda_sync.c"
 
 
 def _compiler_command(source: Path, output: Path) -> list[str]:

@@ -1,6 +1,5 @@
 """Alembic, driven from Python: the twin of `fibtrigger migrate` and `alembic upgrade head`."""
 
-import importlib.util
 from pathlib import Path
 
 from alembic import command
@@ -9,16 +8,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import URL
 
+from .bundled import bundled_dir
 from .config import database_url
 from .database import translate
 
 
 def migrations_dir() -> Path:
     """The Alembic scripts: ``migrations/`` in a checkout, ``fibtrigger/migrations`` when installed."""
-    spec = importlib.util.find_spec("fibtrigger.migrations")
-    if spec is not None and spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
-    return Path(__file__).resolve().parent.parent / "migrations"
+    return bundled_dir("migrations")
 
 
 def alembic_config(url: str | URL | None = None) -> Config:

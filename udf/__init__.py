@@ -1,0 +1,1 @@
+"""The C source of the local lambda_sync loadable function (not Python)."""
