@@ -37,12 +37,14 @@ def check_fib(value: object, limit: int) -> int:
     """
     if isinstance(value, bool) or not isinstance(value, int):
         raise ArgumentError(TYPE_MESSAGE.format(limit=limit, got=describe(value)))
-    if value < 0 or value > limit:
+    # The plain int inside, so an int subclass cannot answer the range check and the cast differently.
+    number = int.__int__(value)
+    if number < 0 or number > limit:
         raise ArgumentError(
-            RANGE_MESSAGE.format(limit=limit, got=describe(value)),
-            out_of_range=value > limit,
+            RANGE_MESSAGE.format(limit=limit, got=describe(number)),
+            out_of_range=number > limit,
         )
-    return int(value)
+    return number
 
 
 def parse_fib_text(text: str, limit: int) -> int:

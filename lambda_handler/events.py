@@ -80,6 +80,7 @@ def http_fib(event: dict, shape: str, limit: int) -> int:
         raise HttpError(404, f'no route for {path[:80]!r}: POST {{"fib": N}} to /', "NotFound")
     if method != "POST":
         raise HttpError(405, f"method {method[:20]!r} is not allowed: use POST", "MethodNotAllowed", {"Allow": "POST"})
+    _check_content_type(event)
     payload = _decoded_body(event)
     try:
         return fib_argument(payload, limit)
@@ -127,6 +128,23 @@ def _method_and_path(event: dict, shape: str) -> tuple[str, str]:
         if path == prefix or path.startswith(prefix + "/"):
             path = path[len(prefix) :] or "/"
     return _text(http.get("method")).upper(), path
+
+
+def _check_content_type(event: dict) -> None:
+    """A declared Content-Type must be JSON; none at all is read as JSON, as API Gateway does."""
+    headers = event.get("headers")
+    if not isinstance(headers, dict):
+        return
+    declared = next((v for k, v in headers.items() if isinstance(k, str) and k.lower() == "content-type"), None)
+    if not isinstance(declared, str) or not declared.strip():
+        return
+    media_type = declared.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise HttpError(
+            415,
+            f"Content-Type {media_type[:60]!r} is not supported: send application/json",
+            "UnsupportedMediaType",
+        )
 
 
 def _text(value: object) -> str:

@@ -352,7 +352,9 @@ def post(service, path, body, headers):
 def test_fuzz_the_http_api(service, body, content_type, path):
     before = service.metrics()
     status, answer = post(service, path, body, {"Content-Type": content_type} if content_type else {})
-    assert status in (200, 400), answer  # never a 5xx for a client's bytes
+    assert status in (200, 400, 415), answer  # never a 5xx for a client's bytes
+    if status == 415:
+        assert path == "/test/" and content_type.split(";")[0] not in ("", "application/json")
     payload = json.loads(answer)
     if status == 200 and "value" in payload:
         assert int(payload["value"]) == fibonacci(payload["fib"])
@@ -373,6 +375,21 @@ def test_http_api_malformed_bodies(service, path, body, status):
         assert "errorMessage" in json.loads(answer)
     else:
         assert got == status and json.loads(answer)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"])
+def test_http_api_wrong_content_type_is_415_and_stores_nothing(service, content_type):
+    before = service.metrics()["function_errors"]
+    status, answer = post(service, "/test/", b'{"fib": 7}', {"Content-Type": content_type})
+    assert status == 415
+    assert json.loads(answer)["errorType"] == "UnsupportedMediaType"
+    assert "application/json" in json.loads(answer)["message"]
+    assert service.metrics()["function_errors"] == before
+
+
+def test_http_api_without_content_type_reads_json(service):
+    status, answer = post(service, "/test/", b'{"fib": 7}', {})
+    assert status == 200 and json.loads(answer)["value"] == "13"
 
 
 def test_http_api_oversized_body_is_413_without_reaching_the_handler(service):
