@@ -1,0 +1,39 @@
+"""The argument contract every entry point shares."""
+
+import pytest
+
+from lambda_handler.contract import ArgumentError, check_fib, parse_fib_text
+
+
+class Sneaky(int):
+    """An int whose __int__ disagrees with its value."""
+
+    def __int__(self):
+        return 10**6
+
+
+def test_int_subclass_is_checked_and_returned_as_the_same_plain_int():
+    assert check_fib(Sneaky(5), 312) == 5 and type(check_fib(Sneaky(5), 312)) is int
+    with pytest.raises(ArgumentError, match="got 313"):
+        check_fib(Sneaky(313), 312)
+
+
+@pytest.mark.parametrize("text, expected", [("0", 0), (" 10 ", 10), ("+7", 7), ("312", 312)])
+def test_parse_fib_text(text, expected):
+    assert parse_fib_text(text, 312) == expected
+
+
+@pytest.mark.parametrize("text", ["", "1.5", "1e3", "0x10", "١٢", "--1", "ten"])
+def test_parse_fib_text_refuses_non_integers(text):
+    with pytest.raises(ArgumentError, match="fib must be an integer between 0 and 312") as caught:
+        parse_fib_text(text, 312)
+    assert not caught.value.out_of_range
+
+
+def test_out_of_range_is_flagged():
+    with pytest.raises(ArgumentError) as caught:
+        check_fib(313, 312)
+    assert caught.value.out_of_range and str(caught.value) == "fib must be between 0 and 312, got 313"
+    with pytest.raises(ArgumentError) as caught:
+        check_fib(-1, 312)
+    assert not caught.value.out_of_range
