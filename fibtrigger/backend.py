@@ -80,7 +80,11 @@ def backend_of(connection: Connection) -> BackendState:
     insert = bodies.get(mysql.before_insert().name)
     update = bodies.get(mysql.before_update().name)
     if insert is None or update is None:
-        raise SchemaNotInstalled("the fibonacci triggers are missing: run `fibtrigger migrate` first")
+        # information_schema hides triggers from an account without the TRIGGER privilege.
+        raise SchemaNotInstalled(
+            "the fibonacci triggers are missing, or this account cannot see them (it needs the TRIGGER "
+            "privilege: `fibtrigger grants --role migrator`): run `fibtrigger migrate` first"
+        )
     state = _state_of(insert)
     if state is None or _state_of(update) != state:
         raise ConfigurationError(
