@@ -19,8 +19,8 @@ class Settings:
 
 
 FULL = Settings(
-    rounds=15, calls=200, many_values=10_000, single_calls=500, batch_rounds=5,
-    sql_rows=5_000, sql_rounds=5, thread_calls=1_200, thread_rounds=5, import_rounds=21,
+    rounds=60, calls=20, many_values=10_000, single_calls=200, batch_rounds=9,
+    sql_rows=3_000, sql_rounds=9, thread_calls=1_200, thread_rounds=7, import_rounds=31,
     lambda_backend=True,
 )
 QUICK = Settings(
@@ -39,7 +39,7 @@ class Figure:
     unit: str  # "x" for a ratio, "bytes", "ops/s"
     target: str = ""  # e.g. "<= 1.3x"; empty when the issue sets none
     met: bool | None = None  # None: no target, or not measured
-    spread: tuple[float, float] | None = None  # lowest and highest same-round ratio
+    spread: tuple[float, float] | None = None  # quartiles of the same-round ratios
 
     def shown(self) -> str:
         if self.value is None:
@@ -47,7 +47,7 @@ class Figure:
         if self.unit == "x":
             text = f"{self.value:.2f}x"
             if self.spread is not None:
-                text += f" (rounds {self.spread[0]:.2f}-{self.spread[1]:.2f})"
+                text += f" (IQR {self.spread[0]:.2f}-{self.spread[1]:.2f})"
             return text
         if self.unit == "bytes":
             return f"{self.value:,.0f} bytes"
@@ -71,7 +71,7 @@ class Row:
         return asdict(self)
 
 
-Measured = tuple[float, tuple[float, float]]  # timing.compared(): ratio of medians, same-round spread
+Measured = tuple[float, tuple[float, float]]  # timing.compared(): median same-round ratio, quartiles
 
 
 def at_most(measured: Measured, limit: float) -> Figure:

@@ -36,20 +36,22 @@ def row(settings: Settings) -> Row:
         [
             Figure("zip size", package.size, "bytes", f"<= {size_limit:,} bytes", package.size <= size_limit),
             labelled(
-                "import, compiling the sources",
-                at_most(compared(cases["import_compiling"], cases["bare_interpreter"]), 1.15),
+                "import (`python -I`, .pyc cached by an earlier start)",
+                at_most(compared(cases["import_cached_bytecode"], cases["bare_interpreter"]), 1.15),
             ),
             labelled(
-                "import, bytecode cached",
-                at_most(compared(cases["import_cached_bytecode"], cases["bare_interpreter"]), 1.15),
+                "import compiling every start (`python -I -B`, as on Lambda)",
+                at_most(compared(cases["import_compiling"], cases["bare_interpreter"]), 1.15),
             ),
         ],
         note=(
             f"fibtrigger.lambda_package.build(): {len(lambda_package.source_files())} files, sha256 "
             f"{package.sha256[:16]}... Each start is a new process of this venv's Python "
-            f"{sys.version.split()[0]}, whole wall time including exit. The first import figure is what a "
-            "Lambda cold start pays (no .pyc can be written); the second has the .pyc files from an "
-            "earlier start."
+            f"{sys.version.split()[0]}, whole wall time including exit; the baseline includes this venv's "
+            "site-packages start-up too. The first import figure is the command as written, run "
+            "repeatedly: the first start writes __pycache__, later ones read it. The second never writes "
+            "bytecode, which is what a Lambda cold start pays: /var/task is read-only and the zip carries "
+            "no .pyc, so the handler's modules are compiled on every cold start."
         ),
         cases={name: samples.as_dict() for name, samples in cases.items()},
     )
@@ -61,7 +63,8 @@ def _importing(path: Path) -> str:
 
 def _start(command: list[str]):
     def case() -> int:
-        subprocess.run(command, check=True, stdin=subprocess.DEVNULL, timeout=60)
+        # No timeout: with one, subprocess polls with growing sleeps and rounds every start up.
+        subprocess.run(command, check=True, stdin=subprocess.DEVNULL)
         return 1
 
     return case

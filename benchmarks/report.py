@@ -28,9 +28,11 @@ def markdown(run: dict, rows: list[Row]) -> str:
         f"- Machine: {machine['cpus']} x {machine['cpu']}, {machine['os']}, Python {machine['python']}, "
         f"SQLite {machine['sqlite']}",
         f"- Server: {server['version']} ({_variables(server['variables'])})",
-        "- Cases ran interleaved (A B, B A, ...) in one process against one server; each figure is a "
-        "ratio of medians. The machine is shared (2 cores, other test suites running), so absolute "
-        "times are noise; the ratios are what to compare.",
+        "- Cases ran interleaved (A B, B A, ...) in one process against one server. Each ratio is the "
+        "median, over rounds, of the ratio between the two cases' samples from the same round; IQR is "
+        "the interquartile range of those per-round ratios. The machine is shared (2 cores, other test "
+        "suites running, so fsync and CPU costs swing several-fold within a run): absolute times are "
+        "noise, the ratios are what to compare.",
         "",
         "| # | measured | against | result | target | met |",
         "|---|---|---|---|---|---|",

@@ -3,7 +3,8 @@
 Each case is a callable that does some work and returns how many operations
 it did. Round r runs every case once, in forward order on even rounds and
 reversed on odd ones (A B, B A, A B, ...), so neither case always runs first.
-A sample is seconds per operation; a case is summarised by its median.
+A sample is seconds per operation. Two cases are compared round by round
+(``compared``); a case alone is summarised by its median.
 """
 
 import statistics
@@ -66,11 +67,14 @@ def ratio(numerator: Samples, denominator: Samples) -> float:
     return numerator.median / denominator.median
 
 
-def spread(numerator: Samples, denominator: Samples) -> tuple[float, float]:
-    """The lowest and highest ratio of two samples taken in the same round: how much to trust ``ratio``."""
-    pairs = [a / b for a, b in zip(numerator.seconds_per_op, denominator.seconds_per_op)]
-    return min(pairs), max(pairs)
-
-
 def compared(numerator: Samples, denominator: Samples) -> tuple[float, tuple[float, float]]:
-    return ratio(numerator, denominator), spread(numerator, denominator)
+    """The median over rounds of numerator/denominator, each pair taken in the same round, and its quartiles.
+
+    Pairing by round is what makes interleaving pay: a slow minute slows both
+    samples of its round, and their ratio stays put.
+    """
+    pairs = [a / b for a, b in zip(numerator.seconds_per_op, denominator.seconds_per_op)]
+    if len(pairs) < 2:
+        return pairs[0], (pairs[0], pairs[0])
+    low, _, high = statistics.quantiles(pairs, n=4)
+    return statistics.median(pairs), (low, high)
