@@ -20,7 +20,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 IDLE_PING_SECONDS = 30.0
-_IDLE_SINCE = "fibtrigger_idle_since"
+IDLE_SINCE = "fibtrigger_idle_since"  # key in a connection record's info: when it went idle
 
 
 def install(engine: Engine) -> None:
@@ -29,21 +29,26 @@ def install(engine: Engine) -> None:
     event.listen(engine, "checkin", _on_checkin)
 
 
-def _on_checkin(_dbapi_connection, record) -> None:
-    if record is not None:
-        record.info[_IDLE_SINCE] = time.monotonic()
-
-
-def _on_checkout(dbapi_connection, record, _proxy) -> None:
+def check(dbapi_connection, info: dict) -> None:
+    """Raise DisconnectionError if the connection is dead; ``info[IDLE_SINCE]`` says how long it idled."""
     sock = getattr(dbapi_connection, "_sock", None)  # PyMySQL sets None once it closed the socket
     if sock is None or _readable(sock):
         raise exc.DisconnectionError("the server closed this pooled connection")
-    idle_since = record.info.get(_IDLE_SINCE)
+    idle_since = info.get(IDLE_SINCE)
     if idle_since is not None and time.monotonic() - idle_since > IDLE_PING_SECONDS:
         try:
             dbapi_connection.ping(reconnect=False)
         except Exception as error:  # noqa: BLE001 - any failure means a dead connection
             raise exc.DisconnectionError(f"ping failed: {error}") from error
+
+
+def _on_checkin(_dbapi_connection, record) -> None:
+    if record is not None:
+        record.info[IDLE_SINCE] = time.monotonic()
+
+
+def _on_checkout(dbapi_connection, record, _proxy) -> None:
+    check(dbapi_connection, record.info)
 
 
 def _readable(sock) -> bool:

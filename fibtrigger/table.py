@@ -9,10 +9,11 @@ from sqlalchemy.engine import URL, Engine
 
 from lambda_handler.contract import ArgumentError, check_fib, describe
 
-from . import migrate
+from . import liveness, migrate
 from .config import database_url, masked
 from .database import lost_connection, make_engine, translate, translate_insert
 from .errors import InvalidArgument, ResultMismatch, ResultOutOfRange
+from .idle_connections import IdleConnections
 from .schema import dialect_module
 
 DEFAULT_BATCH_SIZE = 1000
@@ -30,6 +31,11 @@ class FibonacciTable:
         self._returning: bool | None = None  # known after the first connection
         self._ready_lock = threading.Lock()
         self._sqlite_statements: dict[int, str] = {}  # INSERT text per batch length
+        # A table's own engine: keep connections between calls. An engine passed in stays the
+        # caller's: every call checks out from its pool and returns, holding nothing.
+        self._idle = (
+            IdleConnections(self.engine, None if self._is_sqlite else liveness.check) if engine is None else None
+        )
 
     def __repr__(self) -> str:
         return f"FibonacciTable({masked(self.url)!r})"
@@ -63,19 +69,31 @@ class FibonacciTable:
         except Exception as error:
             raise translate(error, self.url) from None
         finally:
-            connection.close()
+            self._release(connection)
 
     def close(self) -> None:
+        if self._idle is not None:
+            self._idle.close()
         self.engine.dispose()
 
     def _connect(self):
         try:
-            connection = self.engine.raw_connection()
+            connection = self._idle.get() if self._idle is not None else self.engine.raw_connection()
         except Exception as error:
             raise translate(error, self.url) from None
         if self._returning is None:
-            self._prepare(connection)
+            try:
+                self._prepare(connection)
+            except BaseException:
+                connection.close()
+                raise
         return connection
+
+    def _release(self, connection, *, reusable: bool = True) -> None:
+        if self._idle is not None and reusable:
+            self._idle.put(connection)
+        else:
+            connection.close()
 
     def _prepare(self, connection) -> None:
         with self._ready_lock:
@@ -98,6 +116,8 @@ class FibonacciTable:
         in_transaction = len(batches) > 1
         # Autocommit: an INSERT that reached the server may be stored. In a transaction, not before COMMIT.
         may_be_stored = not in_transaction
+        # After a failed transaction the connection goes back to the pool, not to the idle stack.
+        reusable = not in_transaction
         try:
             cursor = connection.cursor()
             if in_transaction:
@@ -108,6 +128,7 @@ class FibonacciTable:
             if in_transaction:
                 may_be_stored = True
                 connection.commit()
+                reusable = True
             return results
         except Exception as error:
             if lost_connection(error, self.engine.dialect):
@@ -120,7 +141,7 @@ class FibonacciTable:
                 error, self.url, self.engine.dialect, rows=len(arguments), may_be_stored=may_be_stored
             ) from None
         finally:
-            connection.close()
+            self._release(connection, reusable=reusable)
 
     def _insert_batch(self, cursor, batch: list[int]) -> list[int]:
         if self._is_sqlite:
