@@ -79,8 +79,9 @@ def mysql_rows(db: ScratchDatabase, settings: Settings, durability: dict) -> lis
         f"the same statements ({statements}) with raw PyMySQL on one kept connection",
         [at_most(compared(cases["compute"], cases["raw_pymysql"]), 1.2)],
         note=(
-            "Same server work on both sides; the difference is the facade: argument check, pool "
-            "checkout (a socket poll, no round trip) and check-in, and converting the row to int."
+            "Same server work on both sides; the difference is the facade: the argument check, taking "
+            "one of the table's kept connections (a socket poll, no round trip) and putting it back, "
+            "building the statement, and checking and converting the row read back."
         ),
         cases={name: cases[name].as_dict() for name in ("compute", "raw_pymysql")},
     )
