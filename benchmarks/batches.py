@@ -31,7 +31,11 @@ def rows(db: ScratchDatabase, settings: Settings) -> list[Row]:
             return len(values)
 
         cases = interleave(
-            {"compute_many": compute_many, "compute_calls": compute_calls, "raw_multi_row_insert": raw_multi_row_insert},
+            {
+                "compute_many": compute_many,
+                "compute_calls": compute_calls,
+                "raw_multi_row_insert": raw_multi_row_insert,
+            },
             settings.batch_rounds,
             between=lambda: db.truncate("fibonacci"),
         )

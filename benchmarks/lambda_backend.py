@@ -102,8 +102,8 @@ def _measure(stack, settings: Settings) -> Row:
         [
             at_least(compared(cases["sql"], cases["lambda"]), 0.5),
             Figure("lambda minus sql, per row", us["lambda"] - us["sql"], "us"),
-            Figure("of which: SELECT fiblambda(...) alone", us["fiblambda_select"], "us"),
-            Figure("of which: the service alone (Python HTTP client, kept alive)", us["service_http_invoke"], "us"),
+            Figure("`SELECT fiblambda(arn, 92)` alone, per call", us["fiblambda_select"], "us"),
+            Figure("the service alone, per POST (Python client)", us["service_http_invoke"], "us"),
         ],
         note=(
             f"Throughput ratio lambda/sql. Both databases on one private mariadbd {version} started by "

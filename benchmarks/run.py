@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         admin.close()
     started = time.monotonic()
-    print(f"benchmarks: server {masked(server)} ({durability['version']}), {'quick' if arguments.quick else 'full'} run",
-          file=sys.stderr)
+    mode = "quick" if arguments.quick else "full"
+    print(f"benchmarks: server {masked(server)} ({durability['version']}), {mode} run", file=sys.stderr)
     rows: list[Row] = []
 
     def step(numbers: str, action) -> None:
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.sort(key=lambda row: (int(row.number.rstrip("s")), row.number))
     run = {
         "command": "python -m benchmarks" + (" --quick" if arguments.quick else ""),
-        "mode": "quick" if arguments.quick else "full",
+        "mode": mode,
         "commit": environment.commit(),
         "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "elapsed_seconds": time.monotonic() - started,

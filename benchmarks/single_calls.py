@@ -41,9 +41,28 @@ def mysql_rows(db: ScratchDatabase, settings: Settings, durability: dict) -> lis
                 facade_statements(raw_cursor)
             return settings.calls
 
-        cases = interleave(
-            {"compute": compute, "bare_insert": bare_insert, "raw_pymysql": raw_pymysql}, settings.rounds
-        )
+        # Two more steps between the bare INSERT and compute(), to see what each adds.
+        triggered_insert = table.sql.INSERT_ROWS.format(rows=f"({N})")
+
+        def trigger_only() -> int:
+            for _ in range(settings.calls):
+                raw_cursor.execute(triggered_insert)
+            return settings.calls
+
+        steps = {
+            "compute": compute, "bare_insert": bare_insert, "raw_pymysql": raw_pymysql, "trigger_only": trigger_only
+        }
+        if table._returning:
+            plain_returning = f"{plain_insert} RETURNING fib, value"
+
+            def bare_returning() -> int:
+                for _ in range(settings.calls):
+                    bare_cursor.execute(plain_returning)
+                    bare_cursor.fetchall()
+                return settings.calls
+
+            steps["bare_returning"] = bare_returning
+        cases = interleave(steps, settings.rounds)
         fsyncs = {
             name: _fsyncs_per_call(admin.cursor(), work, settings.calls)
             for name, work in (("bare_insert", bare_insert), ("compute", compute))
@@ -60,7 +79,19 @@ def mysql_rows(db: ScratchDatabase, settings: Settings, durability: dict) -> lis
         "bare autocommit `INSERT` of one row into an identical table without triggers, PyMySQL",
         [
             at_most(compared(cases["compute"], cases["bare_insert"]), 1.3),
-            _breakdown("of which the trigger (raw INSERT ... RETURNING vs bare)", cases["raw_pymysql"], cases["bare_insert"]),
+            _breakdown(
+                "step: the trigger and fibcomp (INSERT into fibonacci, nothing read back)",
+                cases["trigger_only"], cases["bare_insert"],
+            ),
+            *(
+                [_breakdown(
+                    "step: reading the row back (bare INSERT ... RETURNING)",
+                    cases["bare_returning"], cases["bare_insert"],
+                )]
+                if "bare_returning" in cases
+                else []
+            ),
+            _breakdown(f"step: both ({statements}, raw PyMySQL)", cases["raw_pymysql"], cases["bare_insert"]),
         ],
         note=(
             f"Both autocommit, one COMMIT per row; innodb_flush_log_at_trx_commit={flush}, and the "
@@ -71,7 +102,7 @@ def mysql_rows(db: ScratchDatabase, settings: Settings, durability: dict) -> lis
             "So the ratio is (commit + trigger + fibcomp + reading back + facade) / (commit): near 1 "
             "when the fsync is slow (a busy disk), near 2 when it is as fast as the computing."
         ),
-        cases={name: cases[name].as_dict() for name in ("compute", "bare_insert", "raw_pymysql")},
+        cases={name: samples.as_dict() for name, samples in cases.items()},
     )
     row2 = Row(
         "2",
@@ -131,7 +162,9 @@ def sqlite_row(settings: Settings) -> Row:
         "bare autocommit `INSERT` of one row into an identical table without triggers, sqlite3",
         [
             at_most(compared(cases["compute"], cases["bare_insert"]), 1.3),
-            _breakdown("of which the triggers (raw INSERT + SELECT vs bare)", cases["raw_sqlite3"], cases["bare_insert"]),
+            _breakdown(
+                "step: the triggers (INSERT + SELECT, raw sqlite3)", cases["raw_sqlite3"], cases["bare_insert"]
+            ),
         ],
         note=(
             f"Same file, journal_mode={journal}, synchronous={synchronous} ({_SYNCHRONOUS.get(synchronous, '?')}). "
@@ -143,7 +176,9 @@ def sqlite_row(settings: Settings) -> Row:
     )
 
 
-_SYNCHRONOUS = {0: "OFF: no fsync", 1: "NORMAL: WAL fsynced at checkpoints", 2: "FULL: WAL fsynced per commit", 3: "EXTRA"}
+_SYNCHRONOUS = {
+    0: "OFF: no fsync", 1: "NORMAL: WAL fsynced at checkpoints", 2: "FULL: WAL fsynced per commit", 3: "EXTRA"
+}
 
 
 def _facade_statements(table: FibonacciTable):
