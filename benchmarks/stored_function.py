@@ -45,8 +45,8 @@ def row(db: ScratchDatabase, settings: Settings) -> Row:
         figures,
         note=(
             f"{settings.sql_rows:,} rows per query, time per call including the query's own small share. "
-            "fibcomp: four additions per pass below n = 16, fast doubling from 16 (about log2(n) steps "
-            "of DECIMAL(65,0) multiplications); the seed: n - 1 passes of one addition. Before timing, "
+            "fibcomp: F(0..7) answered directly, fast doubling from n = 8 (log2(n) - 3 passes of "
+            "DECIMAL(65,0) multiplications); the seed: n - 1 passes of one addition. Before timing, "
             "both functions are checked to agree for every n in 0..312. Target: >= 3x at n = 312, "
             ">= 1x (never slower) elsewhere."
         ),
