@@ -99,8 +99,8 @@ def mysql_rows(db: ScratchDatabase, settings: Settings, durability: dict) -> lis
             f"INSERT and {fsyncs['compute'][1]:.2f} per compute() (other clients of the shared server add to "
             "it): each commit fsyncs the redo log. compute() also runs the trigger and fibcomp(92) and "
             f"reads the stored row back ({statements}); the bare INSERT carries the value in its text. "
-            "So the ratio is (commit + trigger + fibcomp + reading back + facade) / (commit): near 1 "
-            "when the fsync is slow (a busy disk), near 2 when it is as fast as the computing."
+            "So the ratio is (bare INSERT + trigger and fibcomp + reading back + facade) / (bare INSERT, "
+            "mostly its commit): near 1 when the fsync is slow (a busy disk), about 2 when it is fast."
         ),
         cases={name: samples.as_dict() for name, samples in cases.items()},
     )
