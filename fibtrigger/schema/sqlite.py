@@ -43,23 +43,27 @@ def _check_trigger(name: str, timing: str) -> Trigger:
     return Trigger(name, TABLE_NAME, timing, f"BEGIN\n{_checks()}\nEND")
 
 
-def _fill_trigger(name: str, timing: str) -> Trigger:
-    # The WHERE clause stops the UPDATE from re-firing the AFTER UPDATE trigger.
+def _fill_trigger(name: str, timing: str, when: str = "") -> Trigger:
     return Trigger(
         name,
         TABLE_NAME,
         timing,
-        f"BEGIN\n  UPDATE fibonacci SET value = {_FIB_OF_NEW}\n"
-        f"  WHERE rowid = NEW.rowid AND value IS NOT {_FIB_OF_NEW};\nEND",
+        f"BEGIN\n  UPDATE fibonacci SET value = {_FIB_OF_NEW} WHERE rowid = NEW.rowid;\nEND",
+        for_each_row=f"FOR EACH ROW{when}",
     )
 
+
+# The insert trigger's own UPDATE (value NULL -> F(fib)) fires the update trigger too; the WHEN
+# clause skips it, so an INSERT computes once. recursive_triggers is off, so the update
+# trigger's UPDATE does not fire itself again.
+_UPDATE_NEEDS_FILL = "\n  WHEN NEW.fib IS NOT OLD.fib OR (NEW.value IS NOT OLD.value AND OLD.value IS NOT NULL)"
 
 OBJECTS = (
     FIBONACCI,
     _check_trigger("fibonacci_check_insert", "BEFORE INSERT"),
     _fill_trigger("fibonacci_fill_insert", "AFTER INSERT"),
     _check_trigger("fibonacci_check_update", "BEFORE UPDATE"),
-    _fill_trigger("fibonacci_fill_update", "AFTER UPDATE"),
+    _fill_trigger("fibonacci_fill_update", "AFTER UPDATE", _UPDATE_NEEDS_FILL),
 )
 
 INSERT_ROWS = "INSERT INTO fibonacci (fib) VALUES {rows}"
