@@ -109,9 +109,7 @@ OBJECTS = (FIBONACCI, FIBCOMP, before_insert(), before_update())
 INSERT_ROWS = "INSERT INTO fibonacci (fib) VALUES {rows}"
 INSERT_ROWS_RETURNING = "INSERT INTO fibonacci (fib) VALUES {rows} RETURNING fib, value"
 SELECT_RANGE = "SELECT fib, value FROM fibonacci WHERE id BETWEEN %s AND %s ORDER BY id"
-SELECT_LAST_ID = "SELECT LAST_INSERT_ID()"
 SELECT_ALL = "SELECT fib, value FROM fibonacci ORDER BY id"
-ROW_PLACEHOLDER = "(%s)"
 
 
 # ---- The backend swap (issue 4) --------------------------------------------
