@@ -196,7 +196,7 @@ def _facade_statements(table: FibonacciTable):
 
     def insert_then_select(cursor) -> None:
         cursor.execute(statement)
-        cursor.execute(sql.SELECT_RANGE, (cursor.lastrowid, cursor.lastrowid))
+        cursor.execute(sql.SELECT_RANGE, (cursor.lastrowid, cursor.lastrowid, cursor.lastrowid, 1))
         cursor.fetchall()
 
     return insert_then_select

@@ -29,6 +29,7 @@ class FibonacciTable:
         self.limit = self.sql.MAX_FIB
         self._is_sqlite = self.engine.dialect.name == "sqlite"
         self._returning: bool | None = None  # known after the first connection
+        self._id_step: int | None = None  # auto_increment_increment, read when first needed
         self._ready_lock = threading.Lock()
         self._sqlite_statements: dict[int, str] = {}  # INSERT text per batch length
         # A table's own engine: keep connections between calls. An engine passed in stays the
@@ -143,6 +144,11 @@ class FibonacciTable:
         finally:
             self._release(connection, reusable=reusable)
 
+    def _read_id_step(self, cursor) -> int:
+        cursor.execute(self.sql.SELECT_ID_STEP)
+        self._id_step = int(cursor.fetchone()[0])
+        return self._id_step
+
     def _insert_batch(self, cursor, batch: list[int]) -> list[int]:
         if self._is_sqlite:
             # The same text for the same length lets sqlite3 reuse its compiled statement.
@@ -163,8 +169,12 @@ class FibonacciTable:
         else:
             # MySQL reports the first id of a multi-row INSERT, SQLite the last.
             last = cursor.lastrowid
-            first = last - len(batch) + 1 if self._is_sqlite else last
-            cursor.execute(self.sql.SELECT_RANGE, (first, first + len(batch) - 1))
+            if self._is_sqlite:
+                cursor.execute(self.sql.SELECT_RANGE, (last - len(batch) + 1, last))
+            else:
+                # One statement's ids are first, first + step, ...: a block reserved at once.
+                step = self._id_step or self._read_id_step(cursor)
+                cursor.execute(self.sql.SELECT_RANGE, (last, last + (len(batch) - 1) * step, last, step))
             stored = cursor.fetchall()
         if [int(fib) for fib, _ in stored] != batch:
             raise ResultMismatch("the rows read back do not match the arguments inserted")

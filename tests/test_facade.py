@@ -122,3 +122,21 @@ def test_unreachable_names_host_port_and_inbound_rule():
     message = str(caught.value)
     assert "127.0.0.1:1" in message and "inbound rule" in message
     assert "s3cret-pass" not in message and "s3cret-pass" not in repr(table)
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("step", [1, 3])
+def test_read_back_by_id_follows_auto_increment_increment(mysql_url, mysql_raw, step):
+    # MySQL and Aurora have no RETURNING; multi-primary setups step ids by more than 1.
+    mysql_raw.cursor().execute("DELETE FROM fibonacci")
+    url = mysql_url.update_query_dict({"init_command": f"SET SESSION auto_increment_increment={step}"})
+    table = FibonacciTable(url)
+    table._returning = False
+    try:
+        arguments = [3, 0, 312, 3, 20]
+        assert table.compute_many(arguments) == [fibonacci(n) for n in arguments]
+        assert table.compute(10) == 55
+        assert table.compute_many(list(range(50)), batch_size=7) == [fibonacci(n) for n in range(50)]
+        assert table._id_step == step
+    finally:
+        table.close()

@@ -108,7 +108,10 @@ OBJECTS = (FIBONACCI, FIBCOMP, before_insert(), before_update())
 # The facade's statements.
 INSERT_ROWS = "INSERT INTO fibonacci (fib) VALUES {rows}"
 INSERT_ROWS_RETURNING = "INSERT INTO fibonacci (fib) VALUES {rows} RETURNING fib, value"
-SELECT_RANGE = "SELECT fib, value FROM fibonacci WHERE id BETWEEN %s AND %s ORDER BY id"
+# MySQL has no RETURNING: rows are read back by id. With auto_increment_increment > 1
+# (multi-primary replication) a statement's ids step by it; MOD skips other primaries' rows.
+SELECT_ID_STEP = "SELECT @@auto_increment_increment"
+SELECT_RANGE = "SELECT fib, value FROM fibonacci WHERE id BETWEEN %s AND %s AND MOD(id - %s, %s) = 0 ORDER BY id"
 SELECT_ALL = "SELECT fib, value FROM fibonacci ORDER BY id"
 
 
