@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, unquote
 
 from lambda_handler.settings import SettingError, max_fib
 
-from . import lambda_proxy, sigv4
+from . import http_request, lambda_proxy, sigv4
 from .errors import ConfigurationError
 from .lambda_runtime import DEFAULT_TIMEOUT_SECONDS, FunctionRuntime, Invocation
 
@@ -476,6 +476,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # connection by about 40 ms; StreamRequestHandler sets TCP_NODELAY on accept.
     disable_nagle_algorithm = True
     busy = False
+    keep_alive_requested = False  # HTTP/1.0 with Connection: keep-alive
 
     def setup(self) -> None:
         super().setup()
@@ -511,6 +512,43 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.busy = False
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = handle_request
+
+    def parse_request(self) -> bool:
+        """The request line and headers (http_request's strict parser, not email.parser):
+        False after answering a malformed request, or when the peer hung up mid-request."""
+        self.command = None
+        self.request_version = ""
+        self.close_connection = True
+        self.keep_alive_requested = False
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        if not self.requestline.strip():
+            return False  # a blank line: closed without an answer, as http.server does
+        try:
+            line = http_request.parse_request_line(self.raw_requestline)
+            self.command, self.path, self.request_version = line.method, line.target, line.version
+            if self.path.startswith("//"):  # as http.server does (gh-87389)
+                self.path = "/" + self.path.lstrip("/")
+            self.headers = headers = http_request.read_headers(self.rfile)
+        except http_request.BadRequest as bad:
+            self.send_error(bad.status, bad.message)
+            return False
+        except http_request.IncompleteRequest:
+            return False
+        # HTTP/1.1 stays open unless told to close; HTTP/1.0 closes unless asked to keep alive.
+        connection = headers.tokens("Connection") if "Connection" in headers else ()
+        self.close_connection = "close" in connection or not (line.keep_alive or "keep-alive" in connection)
+        self.keep_alive_requested = not (line.keep_alive or self.close_connection)
+        if line.keep_alive and "100-continue" in headers.tokens("Expect"):
+            return self.handle_expect_100()
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors before routing (malformed request, 414, 501) as the service's JSON answers."""
+        self.close_connection = True
+        if message is None:
+            message = self.responses.get(code, ("",))[0]
+        self.log_error("code %d, message %s", code, message)
+        self.server.service._json(self, code, {"message": message})
 
     def read_body(self, limit: int) -> bytes | None:
         """The request body, or None after answering 400/413 (the connection then closes)."""
@@ -574,6 +612,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body = b""
         if self.close_connection:
             lines.append("Connection: close")
+        elif self.keep_alive_requested:
+            lines.append("Connection: keep-alive")  # an HTTP/1.0 client asked for it
         if self.command == "HEAD":
             body = b""
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
