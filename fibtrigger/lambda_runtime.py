@@ -36,6 +36,7 @@ class LambdaContext:
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         memory_limit_in_mb: int = DEFAULT_MEMORY_MB,
         client_context: object = None,
+        log_stream_name: str | None = None,
     ) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
@@ -43,7 +44,7 @@ class LambdaContext:
         self.memory_limit_in_mb = str(memory_limit_in_mb)  # a string in the real runtime too
         self.aws_request_id = aws_request_id
         self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        self.log_stream_name = log_stream_name or new_log_stream_name()
         self.identity = None
         self.client_context = client_context
         self._deadline = time.monotonic() + timeout_seconds
@@ -53,6 +54,14 @@ class LambdaContext:
 
     def __repr__(self) -> str:
         return f"LambdaContext({self.function_name!r}, request {self.aws_request_id})"
+
+
+def new_log_stream_name() -> str:
+    """A log stream name as Lambda forms it: the date, the version and a random id."""
+    return f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+
+
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per call
 
 
 @dataclass
@@ -75,7 +84,7 @@ class Invocation:
         if self.error is not None:
             return json.dumps(self.error).encode(), self.error
         try:
-            return json.dumps(self.result, separators=(",", ":")).encode(), None
+            return _compact_json(self.result).encode(), None
         except (TypeError, ValueError) as problem:
             error = {
                 "errorMessage": f"Unable to marshal response: {problem}",
@@ -138,6 +147,8 @@ class FunctionRuntime:
         self._handler = handler
         self._log = log
         self.timeout_seconds = timeout_seconds
+        # One stream per runtime, as Lambda keeps one per execution environment.
+        self.log_stream_name = new_log_stream_name()
         _install_router()
 
     def invoke(
@@ -156,6 +167,7 @@ class FunctionRuntime:
             aws_request_id=request_id,
             timeout_seconds=self.timeout_seconds,
             client_context=client_context,
+            log_stream_name=self.log_stream_name,
         )
         invocation = Invocation(request_id=request_id)
         _capture.append = self._collector(invocation.log_lines)

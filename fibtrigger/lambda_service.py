@@ -9,6 +9,8 @@
 ``GET /metrics`` returns the counters. Threaded, keep-alive, Nagle off, bounded bodies.
 """
 
+import email.utils
+import functools
 import json
 import logging
 import os
@@ -16,6 +18,7 @@ import re
 import signal
 import socket
 import threading
+import time
 import types
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -121,6 +124,12 @@ def parse_function_name(text: str) -> tuple[str, str | None, str | None, str | N
     if not FUNCTION_NAME.fullmatch(name) or (qualifier is not None and not QUALIFIER.fullmatch(qualifier)):
         raise FunctionName(text)
     return name, qualifier, region, account
+
+
+@functools.lru_cache(maxsize=256)
+def _function_name_in_path(raw_name: str) -> tuple[str, str | None, str | None, str | None]:
+    """parse_function_name of a percent-encoded path segment; a client sends the same one per row."""
+    return parse_function_name(unquote(raw_name))
 
 
 class LocalLambdaService:
@@ -313,10 +322,10 @@ class LocalLambdaService:
 
     def _invoke(self, request: "_RequestHandler", raw_name: str, query: str, body: bytes) -> None:
         """The Lambda Invoke API, with Lambda's status codes, headers and error shapes."""
-        text = unquote(raw_name)
         try:
-            name, qualifier, region, account = parse_function_name(text)
+            name, qualifier, region, account = _function_name_in_path(raw_name)
         except FunctionName:
+            text = unquote(raw_name)
             return self._aws_error(
                 request,
                 400,
@@ -324,7 +333,7 @@ class LocalLambdaService:
                 f"1 validation error detected: Value '{text[:140]}' at 'functionName' failed to satisfy "
                 "constraint: it must be a function name, a partial ARN or a function ARN",
             )
-        requested = parse_qs(query).get("Qualifier", [None])[-1]
+        requested = parse_qs(query).get("Qualifier", [None])[-1] if query else None
         if requested is not None and qualifier is not None and requested != qualifier:
             return self._aws_error(
                 request, 400, "InvalidParameterValueException",
@@ -425,7 +434,7 @@ class LocalLambdaService:
         self._json(request, status, {"Type": "User", key: message}, [("x-amzn-ErrorType", error_type)])
 
     def _json(self, request, status: int, body: dict, headers: list | None = None) -> None:
-        data = json.dumps(body, separators=(",", ":")).encode()
+        data = _compact_json(body).encode()
         self._send(request, status, [("Content-Type", "application/json"), *(headers or [])], data)
 
     def _send(self, request, status: int, headers: list, body: bytes, *, function_error: bool = False) -> None:
@@ -599,11 +608,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def send_whole(self, status: int, headers: list, body: bytes) -> None:
         """Status line, headers and body in one write: one segment for small answers."""
-        try:
-            reason = HTTPStatus(status).phrase
-        except ValueError:
-            reason = ""
-        lines = [f"HTTP/1.1 {status} {reason}", f"Server: {self.server_version}", f"Date: {self.date_time_string()}"]
+        reason = _REASONS.get(status, "")
+        lines = [f"HTTP/1.1 {status} {reason}", f"Server: {self.server_version}", f"Date: {_http_date()}"]
         for name, value in headers:
             lines.append(f"{_header_text(name)}: {_header_text(value)}")
         if status >= 200 and status not in (204, 304):
@@ -624,8 +630,27 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 def _header_text(value: object) -> str:
-    # No CR or LF from a handler's header may split the response.
+    # No CR or LF from a handler's header may split the response. Every character
+    # str.splitlines splits at is unprintable, so a printable str is already safe.
+    if type(value) is str and value.isprintable():
+        return value
     return " ".join(str(value).splitlines())
+
+
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The Date header's value, formatted once per second rather than once per response."""
+    global _date_cache
+    now = int(time.time())
+    second, text = _date_cache
+    if second != now:
+        text = email.utils.formatdate(now, usegmt=True)
+        _date_cache = (now, text)
+    return text
 
 
 def _client_context(header: str | None) -> object:

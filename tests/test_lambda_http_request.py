@@ -374,3 +374,35 @@ def test_read_headers_without_the_blank_line_is_incomplete():
     for data in (b"A: 1\r\n", b"A: 1", b""):
         with pytest.raises(IncompleteRequest):
             read_headers(io.BytesIO(data))
+
+
+# ---- the response path's cached parts ------------------------------------------------------
+
+
+def test_the_date_header_is_the_current_http_date(peer):
+    import email.utils
+    import time
+
+    _, headers, _ = peer.send(post(17)).response()
+    sent = email.utils.parsedate_to_datetime(headers["date"]).timestamp()
+    assert abs(sent - time.time()) < 5 and headers["date"].endswith(" GMT")
+
+
+def test_one_log_stream_per_runtime_as_in_one_execution_environment():
+    import re
+
+    streams = []
+
+    def record(event, context):
+        streams.append(context.log_stream_name)
+        return {}
+
+    with LocalLambdaService(handler=record) as running:
+        peer = Peer(running)
+        try:
+            for fib in (1, 2):
+                assert peer.send(post(fib, path=INVOKE)).response()[0] == 200
+        finally:
+            peer.close()
+    assert streams[0] == streams[1]
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", streams[0])
