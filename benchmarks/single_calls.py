@@ -168,8 +168,9 @@ def sqlite_row(settings: Settings) -> Row:
         ],
         note=(
             f"Same file, journal_mode={journal}, synchronous={synchronous} ({_SYNCHRONOUS.get(synchronous, '?')}). "
-            "compute() runs the BEFORE trigger's four checks and the AFTER trigger's UPDATE (a recursive "
-            "CTE, evaluated twice), then a SELECT of the new row; raw_sqlite3 sends those same two "
+            "compute() runs the BEFORE trigger's four checks and the AFTER INSERT trigger's UPDATE (a "
+            "recursive CTE, evaluated once: the AFTER UPDATE trigger's WHEN skips that fill), then a "
+            "SELECT of the new row; raw_sqlite3 sends those same two "
             "statements on a kept sqlite3 connection, without the facade."
         ),
         cases={name: samples.as_dict() for name, samples in cases.items()},
