@@ -8,6 +8,7 @@ from sqlalchemy.engine import URL, make_url
 
 from fibtrigger import migrate
 from fibtrigger.config import masked
+from fibtrigger.database import with_driver
 from fibtrigger.schema import mysql
 from fibtrigger.schema.objects import StoredFunction, Table
 
@@ -53,9 +54,7 @@ def server_url() -> URL:
     url = make_url(raw)
     if url.get_backend_name() not in ("mysql", "mariadb"):
         raise SystemExit(f"{BENCH_URL_ENV} must name a MySQL-family server, not {masked(url)}")
-    if url.drivername in ("mysql", "mariadb"):
-        url = url.set(drivername=f"{url.drivername}+pymysql")
-    return url.set(database=None)
+    return with_driver(url).set(database=None)
 
 
 def connect(url: URL, database: str | None = None, **options) -> pymysql.connections.Connection:

@@ -57,10 +57,8 @@ def _create_engine(url: URL, pool_size: int) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine
-    if url.drivername in ("mysql", "mariadb"):
-        url = url.set(drivername=f"{url.drivername}+pymysql")
     engine = create_engine(
-        url,
+        with_driver(url),
         isolation_level="AUTOCOMMIT",
         # liveness checks the socket instead of a COM_PING round trip per checkout.
         pool_pre_ping=False,
@@ -73,6 +71,13 @@ def _create_engine(url: URL, pool_size: int) -> Engine:
     )
     liveness.install(engine)
     return engine
+
+
+def with_driver(url: URL) -> URL:
+    """A bare mysql:// or mariadb:// URL names PyMySQL, the one driver fibtrigger ships with."""
+    if url.drivername in ("mysql", "mariadb"):
+        return url.set(drivername=f"{url.drivername}+pymysql")
+    return url
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.engine import URL
 
 from .bundled import bundled_dir
 from .config import database_url
-from .database import translate
+from .database import translate, with_driver
 
 
 def migrations_dir() -> Path:
@@ -28,9 +28,7 @@ def alembic_config(url: str | URL | None = None) -> Config:
 
 def migration_engine(url: URL):
     """A plain transactional engine: SQLite runs the whole upgrade in one transaction."""
-    if url.drivername in ("mysql", "mariadb"):
-        url = url.set(drivername=f"{url.drivername}+pymysql")
-    return create_engine(url, poolclass=pool.NullPool)
+    return create_engine(with_driver(url), poolclass=pool.NullPool)
 
 
 def upgrade(url: str | URL | None = None, revision: str = "head") -> str | None:
