@@ -10,9 +10,14 @@ DATABASE_URL_ENV = "FIBTRIGGER_DATABASE_URL"
 DEFAULT_URL = "sqlite:///fibtrigger.db"
 
 
+def raw_url(url: str | URL | None = None) -> str | URL:
+    """The URL as given, else FIBTRIGGER_DATABASE_URL, else the default; not parsed."""
+    return url if url is not None else os.environ.get(DATABASE_URL_ENV) or DEFAULT_URL
+
+
 def database_url(url: str | URL | None = None) -> URL:
     """The URL to use: the one given, else FIBTRIGGER_DATABASE_URL, else ./fibtrigger.db."""
-    raw = url if url is not None else os.environ.get(DATABASE_URL_ENV) or DEFAULT_URL
+    raw = raw_url(url)
     try:
         parsed = make_url(raw)
     except Exception:  # noqa: BLE001 - sqlalchemy raises ArgumentError or ValueError

@@ -6,6 +6,7 @@ import pytest
 
 from conftest import count_rows
 from fibonacci_numbers import fibonacci
+import fibtrigger.table as table_module
 from fibtrigger import (
     DatabaseUnreachable,
     FibonacciTable,
@@ -14,6 +15,7 @@ from fibtrigger import (
     ResultOutOfRange,
     compute,
     compute_many,
+    default_table,
 )
 
 BAD_TYPES = [True, False, 1.0, 10.5, "10", b"10", None, [1], object()]
@@ -140,3 +142,25 @@ def test_read_back_by_id_follows_auto_increment_increment(mysql_url, mysql_raw, 
         assert table._id_step == step
     finally:
         table.close()
+
+
+def test_module_compute_finds_its_table_without_parsing_the_url_again(sqlite_url, monkeypatch):
+    assert compute(5, url=sqlite_url) == 5
+
+    def parse_again(*_args, **_kwargs):
+        raise AssertionError("the URL was parsed again on the hot path")
+
+    monkeypatch.setattr(table_module, "database_url", parse_again)
+    assert compute(6, url=sqlite_url) == 8
+
+
+def test_a_relative_sqlite_url_follows_the_working_directory(tmp_path, monkeypatch):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.chdir(first)
+    assert compute(3, url="sqlite:///relative.db") == 2
+    monkeypatch.chdir(second)
+    assert compute(4, url="sqlite:///relative.db") == 3
+    assert (first / "relative.db").exists() and (second / "relative.db").exists()
+    assert default_table("sqlite:///relative.db").rows() == [(4, 3)]
