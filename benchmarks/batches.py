@@ -3,11 +3,11 @@
 from fibtrigger.table import DEFAULT_BATCH_SIZE, FibonacciTable
 
 from .model import Row, Settings, at_least, at_most
-from .scratch import ScratchDatabase
+from .throwaway_database import ThrowawayDatabase
 from .timing import compared, interleave
 
 
-def rows(db: ScratchDatabase, settings: Settings) -> list[Row]:
+def rows(db: ThrowawayDatabase, settings: Settings) -> list[Row]:
     # Every argument 0..312 in turn: fibcomp's cost depends on n.
     values = [i % 313 for i in range(settings.many_values)]
     singles = values[: settings.single_calls]

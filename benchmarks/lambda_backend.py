@@ -7,11 +7,12 @@ import tempfile
 import pymysql
 from sqlalchemy.engine import make_url
 
-from fibtrigger import backend, local_stack, migrate
+from fibtrigger import backend, migrate
+from fibtrigger.local import servers as local_stack
 from fibtrigger.errors import FibtriggerError
-from fibtrigger.lambda_proxy import LOCAL_ACCOUNT_ID
-from fibtrigger.lambda_service import DEFAULT_FUNCTION_NAMES
-from fibtrigger.local_stack import HOST
+from fibtrigger.local.proxy import LOCAL_ACCOUNT_ID
+from fibtrigger.local.service import DEFAULT_FUNCTION_NAMES
+from fibtrigger.local.servers import HOST
 from fibtrigger.schema import mysql
 from fibtrigger.table import FibonacciTable
 
@@ -109,7 +110,7 @@ def _measure(stack, settings: Settings) -> Row:
             f"Throughput ratio lambda/sql. Both databases on one private mariadbd {version} started by "
             f"`fibtrigger local up` (innodb_flush_log_at_trx_commit={flush}). Each lambda row is one HTTP "
             "POST from the UDF over its kept-alive connection to `fibtrigger lambda serve` (Python "
-            "http.server with the service's own request parser, fibtrigger.http_request; 127.0.0.1), "
+            "http.server with the service's own request parser, fibtrigger.local.http_request; 127.0.0.1), "
             "which runs lambda_handler. To locate the cost, two more cases ran "
             "interleaved with these: `SELECT fiblambda(arn, 92)` (one UDF call, no INSERT) and a POST "
             f"to the service from Python over a kept-alive connection. The service counted {invoked:,} "

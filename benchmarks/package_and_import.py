@@ -7,7 +7,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from fibtrigger import lambda_package
+from fibtrigger.aws import package as lambda_package
 
 from .model import Figure, Row, Settings, at_most, labelled
 from .timing import compared, interleave
@@ -45,7 +45,7 @@ def row(settings: Settings) -> Row:
             ),
         ],
         note=(
-            f"fibtrigger.lambda_package.build(): {len(lambda_package.source_files())} files, sha256 "
+            f"fibtrigger.aws.package.build(): {len(lambda_package.source_files())} files, sha256 "
             f"{package.sha256[:16]}... Each start is a new process of this venv's Python "
             f"{sys.version.split()[0]}, whole wall time including exit; the baseline includes this venv's "
             "site-packages start-up too. The first import figure is the command as written, run "

@@ -12,7 +12,7 @@ from fibtrigger.config import masked
 from . import batches, environment, lambda_backend, package_and_import, report, single_calls
 from . import stored_function, threads
 from .model import FULL, QUICK, Row
-from .scratch import ScratchDatabase, connect, server_url
+from .throwaway_database import ThrowawayDatabase, connect, server_url
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ROW_NUMBERS = ("1", "2", "3", "4", "5", "6", "7", "8")
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             produced = action()
             rows.extend(row for row in produced if row.number.rstrip("s") in wanted)
 
-    with ScratchDatabase(server, sequence_rows=max(settings.sql_rows, 313)) as db:
+    with ThrowawayDatabase(server, sequence_rows=max(settings.sql_rows, 313)) as db:
         step("1,2", lambda: [*single_calls.mysql_rows(db, settings, durability), single_calls.sqlite_row(settings)])
         step("3,4", lambda: batches.rows(db, settings))
         step("5", lambda: [stored_function.row(db, settings)])

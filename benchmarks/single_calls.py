@@ -10,14 +10,14 @@ from fibtrigger.table import FibonacciTable
 
 from . import environment
 from .model import Figure, Row, Settings, at_most
-from .scratch import PLAIN_TABLE, ScratchDatabase
+from .throwaway_database import PLAIN_TABLE, ThrowawayDatabase
 from .timing import compared, interleave
 
 # The largest argument SQLite takes too, so both row 1s compute the same F(n).
 N = 92
 
 
-def mysql_rows(db: ScratchDatabase, settings: Settings, durability: dict) -> list[Row]:
+def mysql_rows(db: ThrowawayDatabase, settings: Settings, durability: dict) -> list[Row]:
     table = FibonacciTable(db.url)
     value = table.compute(N)
     bare, raw, admin = db.connect(), db.connect(), db.connect()

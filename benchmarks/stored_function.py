@@ -3,14 +3,14 @@
 from fibtrigger.schema import mysql
 
 from .model import Figure, Row, Settings, at_least, labelled
-from .scratch import SEED_FIBCOMP, SEQUENCE_TABLE, ScratchDatabase
+from .throwaway_database import SEED_FIBCOMP, SEQUENCE_TABLE, ThrowawayDatabase
 from .timing import compared, interleave
 
 # The 20, 92 and 312, and small arguments where a smarter method could lose.
 ARGUMENTS = (0, 1, 2, 5, 10, 20, 92, 312)
 
 
-def row(db: ScratchDatabase, settings: Settings) -> Row:
+def row(db: ThrowawayDatabase, settings: Settings) -> Row:
     connection = db.connect()
     try:
         cursor = connection.cursor()

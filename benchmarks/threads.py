@@ -5,14 +5,14 @@ import threading
 from fibtrigger.table import FibonacciTable
 
 from .model import Figure, Row, Settings, at_least, labelled
-from .scratch import ScratchDatabase
+from .throwaway_database import ThrowawayDatabase
 from .single_calls import N
 from .timing import compared, interleave
 
 THREAD_COUNTS = (1, 2, 4, 8)
 
 
-def row(db: ScratchDatabase, settings: Settings) -> Row:
+def row(db: ThrowawayDatabase, settings: Settings) -> Row:
     table = FibonacciTable(db.url)
     table.compute(N)
     try:

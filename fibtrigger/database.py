@@ -6,7 +6,7 @@ import pymysql
 from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import URL, Engine
 
-from lambda_handler.contract import RANGE_MESSAGE
+from fibtrigger.lambda_function.contract import RANGE_MESSAGE
 
 from . import liveness
 from .config import database_url, masked

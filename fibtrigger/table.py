@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy.engine import URL, Engine
 
-from lambda_handler.contract import ArgumentError, check_fib, describe
+from fibtrigger.lambda_function.contract import ArgumentError, check_fib, describe
 
 from . import liveness, migrate
 from .config import database_url, masked, raw_url

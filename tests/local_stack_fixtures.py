@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from fibtrigger import local_stack
+from fibtrigger.local import servers as local_stack
 from lambda_peer import LambdaPeer
 
 UDF_TIMEOUT_MS = 3000

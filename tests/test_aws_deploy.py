@@ -15,7 +15,7 @@ from fibtrigger.aws.clients import AwsClients
 from fibtrigger.aws.deploy import Stack, code_sha256, deploy, destroy, plan
 from fibtrigger.aws.stack import TAG_STACK, TAG_STAGE, StackSettings
 from fibtrigger.errors import ClusterNotFound, InvalidArgument, ResourceNotOwned, UnsupportedCluster
-from fibtrigger.lambda_package import Package, build
+from fibtrigger.aws.package import Package, build
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account

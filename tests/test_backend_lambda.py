@@ -19,12 +19,13 @@ from sqlalchemy import create_engine
 
 from conftest import count_rows
 from fibonacci_numbers import fibonacci
-from fibtrigger import backend, doctor, local_stack, migrate
+from fibtrigger import backend, doctor, migrate
+from fibtrigger.local import servers as local_stack
 from fibtrigger.backend import BackendState
 from fibtrigger.cli import cli
 from fibtrigger.errors import FibtriggerError
 from fibtrigger.table import FibonacciTable
-from lambda_handler.contract import DECIMAL65_MAX_FIB
+from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB
 from lambda_peer import LambdaPeer
 from local_stack_fixtures import invocations, lambda_stack  # noqa: F401  (fixture)
 

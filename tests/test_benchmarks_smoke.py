@@ -9,7 +9,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from benchmarks.scratch import BENCH_URL_ENV
+from benchmarks.throwaway_database import BENCH_URL_ENV
 
 pytestmark = pytest.mark.mysql
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lambda_handler.contract import ArgumentError, check_fib, parse_fib_text
+from fibtrigger.lambda_function.contract import ArgumentError, check_fib, parse_fib_text
 
 
 class Sneaky(int):

@@ -4,7 +4,7 @@ import pymysql
 import pytest
 
 from fibonacci_numbers import fibonacci
-from lambda_handler.contract import DECIMAL65_MAX_FIB
+from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB
 
 pytestmark = pytest.mark.mysql
 

@@ -20,16 +20,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import lambda_handler
+from fibtrigger import lambda_function as lambda_handler
 from conftest import count_rows
 from fibonacci_numbers import fibonacci
 from fibtrigger import FibtriggerError, InvalidArgument, ResultOutOfRange, compute, compute_many
 from fibtrigger.cli import main
 from fibtrigger.database import translate
-from fibtrigger.lambda_proxy import rest_event
-from fibtrigger.lambda_service import LocalLambdaService
+from fibtrigger.local.proxy import rest_event
+from fibtrigger.local.service import LocalLambdaService
 from fibtrigger.table import FibonacciTable
-from lambda_handler.contract import ArgumentError, DECIMAL65_MAX_FIB
+from fibtrigger.lambda_function.contract import ArgumentError, DECIMAL65_MAX_FIB
 
 LIMIT = DECIMAL65_MAX_FIB
 SQL_INJECTION = "1); DROP TABLE fibonacci; --"

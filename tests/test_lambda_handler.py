@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import lambda_handler
+from fibtrigger import lambda_function as lambda_handler
 from fibonacci_numbers import fibonacci
-from lambda_handler import logs
-from lambda_handler.contract import (
+from fibtrigger.lambda_function import logs
+from fibtrigger.lambda_function.contract import (
     DECIMAL65_MAX_FIB,
     LAMBDA_HARD_MAX_FIB,
     LAMBDA_MAX_FIB_ENV,
@@ -20,9 +20,9 @@ from lambda_handler.contract import (
     TYPE_MESSAGE,
     ArgumentError,
 )
-from lambda_handler.fibonacci import fibonacci as fast_fibonacci
-from lambda_handler.function import run
-from lambda_handler.settings import SettingError
+from fibtrigger.lambda_function.fibonacci import fibonacci as fast_fibonacci
+from fibtrigger.lambda_function.function import run
+from fibtrigger.lambda_function.settings import SettingError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ import socket
 import pytest
 
 from fibonacci_numbers import fibonacci
-from fibtrigger.http_request import (
+from fibtrigger.local.http_request import (
     MAX_HEADERS,
     MAX_LINE_BYTES,
     BadRequest,
@@ -21,7 +21,7 @@ from fibtrigger.http_request import (
     parse_request_line,
     read_headers,
 )
-from fibtrigger.lambda_service import LocalLambdaService
+from fibtrigger.local.service import LocalLambdaService
 
 INVOKE = "/2015-03-31/functions/fibtrigger/invocations"
 # What the lambda_sync UDF (libcurl) sends for one row.

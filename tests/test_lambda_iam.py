@@ -13,10 +13,10 @@ from botocore.credentials import Credentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import lambda_handler
-from fibtrigger import sigv4
+from fibtrigger import lambda_function as lambda_handler
+from fibtrigger.local import sigv4
 from fibtrigger.errors import ConfigurationError
-from fibtrigger.lambda_service import LocalLambdaService
+from fibtrigger.local.service import LocalLambdaService
 
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

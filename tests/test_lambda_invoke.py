@@ -25,8 +25,8 @@ from fibtrigger.errors import (
     ResultMismatch,
     ResultOutOfRange,
 )
-from fibtrigger.invoke import invoke_function, invoke_url
-from fibtrigger.lambda_service import LocalLambdaService
+from fibtrigger.aws.invoke import invoke_function, invoke_url
+from fibtrigger.local.service import LocalLambdaService
 
 ACCESS_KEY = "AKIAINVOKETESTKEY000"
 SECRET_KEY = "invoke-test-secret"

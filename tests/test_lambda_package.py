@@ -9,9 +9,9 @@ import sys
 import zipfile
 
 from fibonacci_numbers import fibonacci
-from fibtrigger import lambda_package
+from fibtrigger.aws import package as lambda_package
 from fibtrigger.cli import main
-from lambda_handler.contract import LAMBDA_MAX_FIB_ENV
+from fibtrigger.lambda_function.contract import LAMBDA_MAX_FIB_ENV
 
 
 def entries(data: bytes) -> list[zipfile.ZipInfo]:

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import lambda_handler
-from lambda_handler import logs
-from lambda_handler.contract import DECIMAL65_MAX_FIB
+from fibtrigger import lambda_function as lambda_handler
+from fibtrigger.lambda_function import logs
+from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB
 
 pytestmark = pytest.mark.mysql
 

@@ -12,11 +12,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-import lambda_handler
+from fibtrigger import lambda_function as lambda_handler
 from fibonacci_numbers import fibonacci
 from fibtrigger.errors import ConfigurationError
-from fibtrigger.lambda_service import LocalLambdaService, parse_function_name
-from lambda_handler.contract import LAMBDA_MAX_FIB_ENV
+from fibtrigger.local.service import LocalLambdaService, parse_function_name
+from fibtrigger.lambda_function.contract import LAMBDA_MAX_FIB_ENV
 
 REQUIRED_COUNTERS = {"invocations", "errors", "function_errors", "duration_ms_total"}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fibtrigger import local_stack
+from fibtrigger.local import servers as local_stack
 from local_stack_fixtures import require_local_tools
 
 pytestmark = pytest.mark.mysql

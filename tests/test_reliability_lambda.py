@@ -16,7 +16,8 @@ import pytest
 
 from conftest import count_rows
 from fibonacci_numbers import fibonacci
-from fibtrigger import backend, local_stack, migrate
+from fibtrigger import backend, migrate
+from fibtrigger.local import servers as local_stack
 from fibtrigger.errors import BackendError, DatabaseUnreachable, OutcomeUnknown, StatementAborted
 from fibtrigger.table import FibonacciTable
 from lambda_peer import LambdaPeer

@@ -29,7 +29,7 @@ from fibtrigger.errors import (
     PermissionDenied,
     SchemaNotInstalled,
 )
-from fibtrigger.lambda_service import LocalLambdaService
+from fibtrigger.local.service import LocalLambdaService
 from fibtrigger.table import FibonacciTable
 
 pytestmark = pytest.mark.mysql

@@ -13,7 +13,7 @@ import pymysql
 import pytest
 
 from fibonacci_numbers import fibonacci
-from fibtrigger import lambda_sync_udf
+from fibtrigger.local import udf_build as lambda_sync_udf
 from lambda_peer import answer
 from local_stack_fixtures import peer, private_server  # noqa: F401  (fixtures)
 

@@ -14,8 +14,8 @@ import time
 
 import boto3
 
-from .. import lambda_package
-from ..lambda_package import Package
+from . import package as lambda_package
+from .package import Package
 from . import aurora, policies
 from .clients import API_MISSING, IAM_MISSING, AwsClients, Sleep, role_not_ready_or_busy
 from .destroy import destroy_stack

@@ -2,7 +2,7 @@
 
 import click
 
-from lambda_handler.contract import ArgumentError, parse_fib_text
+from fibtrigger.lambda_function.contract import ArgumentError, parse_fib_text
 
 from .. import doctor as doctor_checks
 from .. import grants as grant_roles

@@ -5,12 +5,12 @@ import sys
 
 import click
 
-from lambda_handler.contract import LAMBDA_HARD_MAX_FIB, ArgumentError, parse_fib_text
+from fibtrigger.lambda_function.contract import LAMBDA_HARD_MAX_FIB, ArgumentError, parse_fib_text
 
-from .. import invoke as client
-from .. import lambda_package
+from ..aws import invoke as client
+from ..aws import package as lambda_package
 from ..errors import InvalidArgument, ResultOutOfRange
-from ..lambda_service import (
+from ..local.service import (
     DEFAULT_FUNCTION_NAMES,
     DEFAULT_HOST,
     DEFAULT_PORT,

@@ -2,7 +2,7 @@
 
 import click
 
-from .. import local_stack
+from ..local import servers as local_stack
 from .app import cli
 
 _STATE_DIR = click.option(

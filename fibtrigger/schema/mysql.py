@@ -5,7 +5,7 @@ difference the facade cares about (INSERT ... RETURNING, MariaDB only) is
 chosen in ``fibtrigger.table`` by ``supports_returning``.
 """
 
-from lambda_handler.contract import DECIMAL65_MAX_FIB, RANGE_MESSAGE
+from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB, RANGE_MESSAGE
 
 from .objects import StoredFunction, Table, Trigger
 

@@ -5,7 +5,7 @@ trigger rejects bad input and an AFTER trigger fills in the value with a
 recursive CTE. RAISE takes only a literal message, so there is one per case.
 """
 
-from lambda_handler.contract import INT64_MAX_FIB, RANGE_MESSAGE
+from fibtrigger.lambda_function.contract import INT64_MAX_FIB, RANGE_MESSAGE
 
 from .objects import Table, Trigger
 

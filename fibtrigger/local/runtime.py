@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from lambda_handler import logs as handler_logs
-from lambda_handler.function import run as run_handler
+from fibtrigger.lambda_function import logs as handler_logs
+from fibtrigger.lambda_function.function import run as run_handler
 
 DEFAULT_TIMEOUT_SECONDS = 3  # Lambda's default function timeout
 DEFAULT_MEMORY_MB = 128

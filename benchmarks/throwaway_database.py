@@ -70,8 +70,8 @@ def connect(url: URL, database: str | None = None, **options) -> pymysql.connect
     )
 
 
-class ScratchDatabase:
-    """``with ScratchDatabase(server) as db``: a uniquely named, migrated database, dropped on exit."""
+class ThrowawayDatabase:
+    """``with ThrowawayDatabase(server) as db``: a uniquely named, migrated database, dropped on exit."""
 
     def __init__(self, server: URL, sequence_rows: int) -> None:
         self.server = server
@@ -79,7 +79,7 @@ class ScratchDatabase:
         self.url = server.set(database=self.name)
         self.sequence_rows = sequence_rows
 
-    def __enter__(self) -> "ScratchDatabase":
+    def __enter__(self) -> "ThrowawayDatabase":
         admin = connect(self.server)
         try:
             admin.cursor().execute(f"CREATE DATABASE `{self.name}`")

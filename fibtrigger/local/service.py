@@ -28,11 +28,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TextIO
 from urllib.parse import parse_qs, unquote
 
-from lambda_handler.settings import SettingError, max_fib
+from fibtrigger.lambda_function.settings import SettingError, max_fib
 
-from . import http_request, lambda_proxy, sigv4
-from .errors import ConfigurationError
-from .lambda_runtime import DEFAULT_TIMEOUT_SECONDS, FunctionRuntime, Invocation
+from . import http_request, proxy, sigv4
+from ..errors import ConfigurationError
+from .runtime import DEFAULT_TIMEOUT_SECONDS, FunctionRuntime, Invocation
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class LocalLambdaService:
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         region: str | None = None,
-        account_id: str = lambda_proxy.LOCAL_ACCOUNT_ID,
+        account_id: str = proxy.LOCAL_ACCOUNT_ID,
     ) -> None:
         if not STAGE_NAME.fullmatch(stage) or stage in RESERVED_STAGES:
             raise ConfigurationError(f"stage must be letters, digits, '-' or '_' (not {sorted(RESERVED_STAGES)}), got {stage!r}")
@@ -410,7 +410,7 @@ class LocalLambdaService:
                     request, 403, {"message": rejected.message}, [("x-amzn-ErrorType", rejected.error_type)]
                 )
         request_id = str(uuid.uuid4())
-        event = lambda_proxy.rest_event(
+        event = proxy.rest_event(
             method=method, stage=self.stage, path=path, query=query, headers=request.headers.items(),
             body=body, request_id=request_id, source_ip=request.client_address[0], signer=signer,
             account_id=self.account_id, protocol=request.request_version,
@@ -421,9 +421,9 @@ class LocalLambdaService:
         )
         self._metrics.invoked(invocation)
         if invocation.failed:
-            status, headers, data = lambda_proxy.BAD_GATEWAY
+            status, headers, data = proxy.BAD_GATEWAY
         else:
-            status, headers, data = lambda_proxy.http_response(invocation.result)
+            status, headers, data = proxy.http_response(invocation.result)
         self._send(request, status, [*headers, ("x-amzn-RequestId", request_id)], data, function_error=invocation.failed)
 
     # -- responses ---------------------------------------------------------------------

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import pymysql
 
-from . import lambda_sync_udf
-from .errors import ConfigurationError, LocalStackError
-from .schema import mysql
+from . import udf_build
+from ..errors import ConfigurationError, LocalStackError
+from ..schema import mysql
 
 STATE_DIR_ENV = "FIBTRIGGER_STATE_DIR"
 DEFAULT_STATE_DIR = ".fibtrigger"
@@ -142,7 +142,7 @@ def up(
             lambda_timeout_ms=lambda_timeout_ms,
             lambda_env=dict(lambda_env or {}),
         )
-    library = lambda_sync_udf.build(directory / "plugin")
+    library = udf_build.build(directory / "plugin")
     started = []  # stopped again if a later step fails: no orphans
     try:
         if lambda_service and not _alive(stack.lambda_pid, _service_marker(stack)):
@@ -224,7 +224,7 @@ def _install(stack: LocalStack, library: Path) -> None:
     connection = _admin(stack)
     try:
         cursor = connection.cursor()
-        lambda_sync_udf.install(cursor, library)
+        udf_build.install(cursor, library)
         cursor.execute(mysql.CREATE_DATABASE.format(name=DATABASE))
     finally:
         connection.close()
@@ -243,7 +243,7 @@ def start_lambda_service(stack: LocalStack, env: dict[str, str] | None = None) -
     log_dir = Path(stack.state_dir) / "lambda"
     log_dir.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-c", "from fibtrigger.cli import run; run()",
+        sys.executable, "-m", "fibtrigger",
         "lambda", "serve", "--host", HOST, "--port", str(stack.lambda_port),
     ]
     with open(log_dir / "service.log", "ab") as log:

@@ -13,9 +13,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .bundled import bundled_dir
-from .errors import ConfigurationError
-from .schema import mysql
+from ..bundled import bundled_dir
+from ..errors import ConfigurationError
+from ..schema import mysql
 
 FUNCTION_NAME = "lambda_sync"
 BUILD_PACKAGES = "gcc, libmariadb-dev (mariadb_config, mysql.h) and libcurl4-openssl-dev"

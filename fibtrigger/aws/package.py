@@ -6,9 +6,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import lambda_handler
+from fibtrigger import lambda_function
 
-PACKAGE_DIR = Path(lambda_handler.__file__).resolve().parent
+PACKAGE_DIR = Path(lambda_function.__file__).resolve().parent
 # Lambda needs no timestamps; a fixed one makes the zip reproducible.
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 MAX_PACKAGE_BYTES = 16 * 1024

@@ -11,9 +11,9 @@ boto3 is imported on first use, so that other CLI commands start fast.
 import json
 import re
 
-from lambda_handler.contract import LAMBDA_HARD_MAX_FIB, RANGE_MESSAGE, ArgumentError, check_fib
+from fibtrigger.lambda_function.contract import LAMBDA_HARD_MAX_FIB, RANGE_MESSAGE, ArgumentError, check_fib
 
-from .errors import (
+from ..errors import (
     BackendError,
     ConfigurationError,
     EndpointUnreachable,
