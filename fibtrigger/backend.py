@@ -33,7 +33,7 @@ DEFAULT_LOCK_WAIT_SECONDS = 60
 # optional version or alias. The ARN is written into the trigger's SQL text,
 # so nothing outside this pattern may get through.
 _FUNCTION_ARN = re.compile(
-    r"^arn:aws[a-z-]{0,20}:lambda:[a-z]{2}(-[a-z]+)+-\d:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$"
+    r"arn:aws[a-z-]{0,20}:lambda:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?"
 )
 _LAMBDA_EXPRESSION = re.compile(rf"{mysql.LAMBDA_FUNCTION_NAME}\('([^']*)', NEW\.fib\)")
 _COMPUTE_LINE = re.compile(r"^\s*SET NEW\.value = (.+);\s*$", re.MULTILINE)
@@ -62,7 +62,7 @@ class SwapResult:
 
 
 def check_function_arn(function_arn: str) -> str:
-    if not isinstance(function_arn, str) or not _FUNCTION_ARN.match(function_arn):
+    if not isinstance(function_arn, str) or not _FUNCTION_ARN.fullmatch(function_arn):
         raise ConfigurationError(
             f"{function_arn!r} is not a Lambda function ARN; expected "
             "arn:aws:lambda:REGION:ACCOUNT:function:NAME[:VERSION_OR_ALIAS]"
@@ -103,7 +103,7 @@ def _state_of(body: str) -> BackendState | None:
     if expressions[0] == mysql.SQL_COMPUTE:
         return BackendState(SQL)
     found = _LAMBDA_EXPRESSION.fullmatch(expressions[0])
-    if found and _FUNCTION_ARN.match(found.group(1)):
+    if found and _FUNCTION_ARN.fullmatch(found.group(1)):
         return BackendState(LAMBDA, found.group(1))
     return None
 

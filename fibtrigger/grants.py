@@ -28,13 +28,13 @@ LAMBDA_ROLE = "AWS_LAMBDA_ACCESS"
 LAMBDA_V2_PRIVILEGE = "INVOKE LAMBDA"
 SWAP_PRIVILEGES = ("LOCK TABLES",)
 
-_ACCOUNT_PART = re.compile(r"^[A-Za-z0-9_.%:-]{1,80}$")
-_SCHEMA_NAME = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
+_ACCOUNT_PART = re.compile(r"[A-Za-z0-9_.%:-]{1,80}")
+_SCHEMA_NAME = re.compile(r"[A-Za-z0-9_$]{1,64}")
 
 
 def account(user: str, host: str) -> str:
     for label, part in (("user", user), ("host", host)):
-        if not _ACCOUNT_PART.match(part):
+        if not _ACCOUNT_PART.fullmatch(part):
             raise ConfigurationError(
                 f"{label} {part!r} is not a plain account name: use letters, digits and _ . % : -"
             )
@@ -43,7 +43,7 @@ def account(user: str, host: str) -> str:
 
 def grant_statements(role: str, user: str, host: str, schema: str) -> list[str]:
     """The GRANT statements that give ``user@host`` exactly ``role`` on ``schema``."""
-    if not _SCHEMA_NAME.match(schema or ""):
+    if not _SCHEMA_NAME.fullmatch(schema or ""):
         raise ConfigurationError(f"schema {schema!r} is not a plain MySQL database name")
     who = account(user, host)
     if role == "migrator":

@@ -28,10 +28,10 @@ HTTP_METHOD = "POST"
 API_PATH = "/"
 
 # Letters, digits and single hyphens: legal in every resource name, including RDS parameter groups.
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*$")
-_IAM_GROUP = re.compile(r"^[\w+=,.@-]{1,128}$")
-_RUNTIME = re.compile(r"^python3\.\d+$")
-_CLUSTER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
+_IAM_GROUP = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
+_RUNTIME = re.compile(r"python3\.[0-9]+")
+_CLUSTER_ID = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,62}")
 # So that the longest derived name, "{name}-{stage}-invoke-lambda", fits IAM's 64 characters.
 MAX_NAME = 32
 MAX_STAGE = 16
@@ -52,16 +52,16 @@ class StackSettings:
 
     def __post_init__(self) -> None:
         for label, value, longest in (("name", self.name, MAX_NAME), ("stage", self.stage, MAX_STAGE)):
-            if not _NAME.match(value or "") or len(value) > longest:
+            if not _NAME.fullmatch(value or "") or len(value) > longest:
                 raise InvalidArgument(
                     f"--{label} {value!r} must be letters and digits joined by single hyphens, "
                     f"start with a letter, at most {longest} characters"
                 )
-        if not _IAM_GROUP.match(self.users_group or ""):
+        if not _IAM_GROUP.fullmatch(self.users_group or ""):
             raise InvalidArgument(f"--users-group {self.users_group!r} is not a valid IAM group name")
-        if self.cluster is not None and not _CLUSTER_ID.match(self.cluster):
+        if self.cluster is not None and not _CLUSTER_ID.fullmatch(self.cluster):
             raise InvalidArgument(f"--cluster {self.cluster!r} is not a valid Aurora cluster identifier")
-        if not _RUNTIME.match(self.runtime or ""):
+        if not _RUNTIME.fullmatch(self.runtime or ""):
             raise InvalidArgument(f"--runtime {self.runtime!r} must be a Python runtime such as {DEFAULT_RUNTIME}")
         if not 128 <= self.memory <= 10240:
             raise InvalidArgument(f"--memory must be between 128 and 10240 MB, got {self.memory}")

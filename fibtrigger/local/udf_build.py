@@ -19,7 +19,7 @@ from ..schema import mysql
 
 FUNCTION_NAME = "lambda_sync"
 BUILD_PACKAGES = "gcc, libmariadb-dev (mariadb_config, mysql.h) and libcurl4-openssl-dev"
-_LIBRARY_NAME = re.compile(r"^lambda_sync-[0-9a-f]{16}\.so$")
+_LIBRARY_NAME = re.compile(r"lambda_sync-[0-9a-f]{16}\.so")
 
 
 def source_path() -> Path:
@@ -67,7 +67,7 @@ def install(cursor, library: Path) -> bool:
     The library must be in the server's --plugin-dir. Only for a private server
     (`fibtrigger local up`): never install it into a shared one.
     """
-    if not _LIBRARY_NAME.match(library.name):
+    if not _LIBRARY_NAME.fullmatch(library.name):
         raise ConfigurationError(f"{library.name} is not a lambda_sync build")
     cursor.execute(mysql.SELECT_UDF_LIBRARY)
     row = cursor.fetchone()
