@@ -8,11 +8,11 @@ import pymysql
 from sqlalchemy.engine import make_url
 
 from fibtrigger import backend, migrate
-from fibtrigger.local import servers as local_stack
 from fibtrigger.errors import FibtriggerError
+from fibtrigger.local import servers as local_stack
 from fibtrigger.local.proxy import LOCAL_ACCOUNT_ID
-from fibtrigger.local.service import DEFAULT_FUNCTION_NAMES
 from fibtrigger.local.servers import HOST
+from fibtrigger.local.service import DEFAULT_FUNCTION_NAMES
 from fibtrigger.schema import mysql
 from fibtrigger.table import FibonacciTable
 

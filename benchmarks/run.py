@@ -4,13 +4,12 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fibtrigger.config import masked
 
-from . import batches, environment, lambda_backend, package_and_import, report, single_calls
-from . import stored_function, threads
+from . import batches, environment, lambda_backend, package_and_import, report, single_calls, stored_function, threads
 from .model import FULL, QUICK, Row
 from .throwaway_database import ThrowawayDatabase, connect, server_url
 
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m benchmarks" + (" --quick" if arguments.quick else ""),
         "mode": mode,
         "commit": environment.commit(),
-        "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "elapsed_seconds": time.monotonic() - started,
         "machine": environment.machine(),
         "server": durability,

@@ -5,8 +5,8 @@ import threading
 from fibtrigger.table import FibonacciTable
 
 from .model import Figure, Row, Settings, at_least, labelled
-from .throwaway_database import ThrowawayDatabase
 from .single_calls import N
+from .throwaway_database import ThrowawayDatabase
 from .timing import compared, interleave
 
 THREAD_COUNTS = (1, 2, 4, 8)

@@ -73,7 +73,7 @@ def compared(numerator: Samples, denominator: Samples) -> tuple[float, tuple[flo
     Pairing by round is what makes interleaving pay: a slow minute slows both
     samples of its round, and their ratio stays put.
     """
-    pairs = [a / b for a, b in zip(numerator.seconds_per_op, denominator.seconds_per_op)]
+    pairs = [a / b for a, b in zip(numerator.seconds_per_op, denominator.seconds_per_op, strict=True)]
     if len(pairs) < 2:
         return pairs[0], (pairs[0], pairs[0])
     low, _, high = statistics.quantiles(pairs, n=4)

@@ -159,7 +159,8 @@ def _decoded_body(event: dict) -> object:
         raise HttpError(400, f"the request body must be a string, got a JSON {json_type(body)}", "BadRequest")
     raw: str | bytes = body
     if event.get("isBase64Encoded"):
-        from binascii import Error as Base64Error, a2b_base64
+        from binascii import Error as Base64Error
+        from binascii import a2b_base64
 
         try:
             raw = a2b_base64(body, strict_mode=True)

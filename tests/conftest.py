@@ -10,6 +10,9 @@ from sqlalchemy.engine import make_url
 from fibtrigger import migrate
 from fibtrigger.table import FibonacciTable
 
+# The local stack's module-scoped fixtures (peer, private_server, lambda_stack), for every test module.
+pytest_plugins = ["local_stack_fixtures"]
+
 TEST_URL_ENV = "FIBTRIGGER_TEST_DATABASE_URL"
 
 

@@ -4,9 +4,9 @@ import re
 
 import boto3
 import pytest
-from test_aws_deploy import ACCOUNT, CLUSTER, REGION, aws_env, create_cluster, inventory, moto  # noqa: F401
 
 from fibtrigger.cli import aws_commands, main
+from test_aws_deploy import ACCOUNT, CLUSTER, REGION, aws_env, create_cluster, inventory, moto  # noqa: F401
 
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fibtrigger-test"
 
@@ -28,7 +28,9 @@ def test_deploy_prints_the_invoke_url_the_arn_and_the_next_command(moto, capsys)
     api_id = boto3.client("apigateway").get_rest_apis()["items"][0]["id"]
     assert f"Invoke URL:   https://{api_id}.execute-api.{REGION}.amazonaws.com/test/\n" in out
     assert f"Function ARN: {FUNCTION_ARN}\n" in out
-    assert out.endswith(f"Next, point the trigger at the function:\n  fibtrigger backend lambda --function-arn {FUNCTION_ARN}\n")
+    assert out.endswith(
+        f"Next, point the trigger at the function:\n  fibtrigger backend lambda --function-arn {FUNCTION_ARN}\n"
+    )
     assert "  create Lambda function fibtrigger-test (python3.13, 128 MB, 10 s, package " in out
     assert "Aurora cluster" not in out
 
@@ -45,7 +47,9 @@ def test_deploy_with_a_cluster_prints_the_three_remaining_steps(moto, capsys):  
     assert "  1. Reboot the writer of fib-aurora so that aws_default_lambda_role takes effect" in out
     assert "NAT gateway or a Lambda interface VPC endpoint (com.amazonaws.eu-west-1.lambda)" in out
     assert "`fibtrigger grants --role lambda-definer --user DEFINER`" in out
-    assert "update Aurora cluster fib-aurora (parameter group default.aurora8.0 -> fibtrigger-test-aurora-mysql80)" in out
+    assert (
+        "update Aurora cluster fib-aurora (parameter group default.aurora8.0 -> fibtrigger-test-aurora-mysql80)" in out
+    )
     config = boto3.client("lambda").get_function_configuration(FunctionName="fibtrigger-test")
     assert (config["MemorySize"], config["Timeout"]) == (256, 5)
 
@@ -72,7 +76,9 @@ def test_destroy_prints_what_it_deleted_then_nothing(moto, capsys):  # noqa: F81
 
 def test_a_missing_cluster_is_one_line(moto, capsys):  # noqa: F811
     assert run(capsys, "deploy", "--cluster", "nope") == (
-        2, "", f"fibtrigger: Aurora cluster 'nope' not found in {REGION}\n"
+        2,
+        "",
+        f"fibtrigger: Aurora cluster 'nope' not found in {REGION}\n",
     )
     assert boto3.client("iam").list_roles()["Roles"] == []
 

@@ -6,7 +6,6 @@ import threading
 import boto3
 import pytest
 from botocore.stub import Stubber
-from test_aws_deploy import aws_env  # noqa: F401  (fixture)
 
 from fibtrigger.aws import clients
 from fibtrigger.aws.clients import AwsClients, Backoff, role_not_ready, role_not_ready_or_busy
@@ -18,6 +17,7 @@ from fibtrigger.errors import (
     AwsOperationUnsupported,
     ConfigurationError,
 )
+from test_aws_deploy import aws_env  # noqa: F401  (fixture)
 
 ROLE_NOT_READY = "The role defined for the function cannot be assumed by Lambda."
 CREATE_FUNCTION = {
@@ -169,8 +169,12 @@ def test_wait_for_function_gives_up(aws, sleeps, monkeypatch):
 # ----- endpoint overrides ----------------------------------------------------------------------
 
 SERVICE_ENDPOINT_VARIABLES = {
-    "sts": "AWS_ENDPOINT_URL_STS", "iam": "AWS_ENDPOINT_URL_IAM", "lambda": "AWS_ENDPOINT_URL_LAMBDA",
-    "apigateway": "AWS_ENDPOINT_URL_API_GATEWAY", "rds": "AWS_ENDPOINT_URL_RDS", "logs": "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+    "sts": "AWS_ENDPOINT_URL_STS",
+    "iam": "AWS_ENDPOINT_URL_IAM",
+    "lambda": "AWS_ENDPOINT_URL_LAMBDA",
+    "apigateway": "AWS_ENDPOINT_URL_API_GATEWAY",
+    "rds": "AWS_ENDPOINT_URL_RDS",
+    "logs": "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
 }
 
 

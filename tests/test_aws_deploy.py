@@ -13,9 +13,9 @@ from moto import mock_aws
 from fibtrigger.aws.aurora import LAMBDA_ROLE_PARAMETER
 from fibtrigger.aws.clients import AwsClients
 from fibtrigger.aws.deploy import Stack, code_sha256, deploy, destroy, plan
+from fibtrigger.aws.package import Package, build
 from fibtrigger.aws.stack import TAG_STACK, TAG_STAGE, StackSettings
 from fibtrigger.errors import ClusterNotFound, InvalidArgument, ResourceNotOwned, UnsupportedCluster
-from fibtrigger.aws.package import Package, build
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -81,7 +81,9 @@ def inventory() -> dict:
         "resources": {a["id"]: sorted(r["path"] for r in api.get_resources(restApiId=a["id"])["items"]) for a in apis},
         "methods": {
             a["id"]: sorted(
-                (r["path"], m) for r in api.get_resources(restApiId=a["id"])["items"] for m in r.get("resourceMethods", {})
+                (r["path"], m)
+                for r in api.get_resources(restApiId=a["id"])["items"]
+                for m in r.get("resourceMethods", {})
             )
             for a in apis
         },
@@ -99,7 +101,10 @@ def inventory() -> dict:
         ),
         "log_groups": sorted(g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]),
         "clusters": {
-            c["DBClusterIdentifier"]: (c.get("DBClusterParameterGroup"), sorted(r["RoleArn"] for r in c.get("AssociatedRoles", [])))
+            c["DBClusterIdentifier"]: (
+                c.get("DBClusterParameterGroup"),
+                sorted(r["RoleArn"] for r in c.get("AssociatedRoles", [])),
+            )
             for c in rds.describe_db_clusters()["DBClusters"]
         },
     }
@@ -136,6 +141,7 @@ def operations_during(action):
 
 # ----- deploy ---------------------------------------------------------------------------------
 
+
 def test_deploy_creates_the_stack_and_reports_where_it_is(moto, package):
     report = deploy(StackSettings(), sleep=no_sleep, package=package)
 
@@ -165,12 +171,16 @@ def test_the_execution_role_trusts_lambda_and_only_writes_its_own_logs(moto, pac
     assert iam.list_attached_role_policies(RoleName="fibtrigger-test-lambda")["AttachedPolicies"] == []
     (name,) = iam.list_role_policies(RoleName="fibtrigger-test-lambda")["PolicyNames"]
     statement = iam.get_role_policy(RoleName="fibtrigger-test-lambda", PolicyName=name)["PolicyDocument"]["Statement"]
-    assert statement == [{
-        "Effect": "Allow",
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/fibtrigger-test:*",
-    }]
-    (log_group,) = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/fibtrigger-test")["logGroups"]
+    assert statement == [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/fibtrigger-test:*",
+        }
+    ]
+    (log_group,) = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/fibtrigger-test")[
+        "logGroups"
+    ]
     assert log_group["retentionInDays"] == 14
 
 
@@ -208,11 +218,13 @@ def test_the_callers_group_may_invoke_exactly_the_api_stage_and_method(moto, pac
     assert iam.get_group(GroupName="apiUsers")["Group"]["Path"] == "/fibtrigger/"
     (name,) = iam.list_group_policies(GroupName="apiUsers")["PolicyNames"]
     document = iam.get_group_policy(GroupName="apiUsers", PolicyName=name)["PolicyDocument"]
-    assert document["Statement"] == [{
-        "Effect": "Allow",
-        "Action": "execute-api:Invoke",
-        "Resource": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/test/POST/",
-    }]
+    assert document["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": "execute-api:Invoke",
+            "Resource": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/test/POST/",
+        }
+    ]
 
 
 def test_deploy_twice_creates_no_duplicates_and_changes_nothing(moto, package):
@@ -259,9 +271,7 @@ def test_code_is_updated_only_when_the_package_sha256_differs(moto, package):
 def test_changed_settings_update_the_function_configuration_in_place(moto, package):
     deploy(StackSettings(), sleep=no_sleep, package=package)
     report = deploy(StackSettings(memory=256, timeout=30), sleep=no_sleep, package=package)
-    assert [(c.action, c.kind) for c in report.changes if c.action != "keep"] == [
-        ("update", "Lambda configuration")
-    ]
+    assert [(c.action, c.kind) for c in report.changes if c.action != "keep"] == [("update", "Lambda configuration")]
     config = boto3.client("lambda").get_function_configuration(FunctionName="fibtrigger-test")
     assert (config["MemorySize"], config["Timeout"]) == (256, 30)
 
@@ -275,7 +285,9 @@ def test_a_method_changed_by_hand_is_put_back_and_redeployed(moto, package):
     client.put_method(restApiId=api_id, resourceId=root["id"], httpMethod="POST", authorizationType="NONE")
     report = deploy(StackSettings(), sleep=no_sleep, package=package)
     assert [(c.action, c.kind) for c in report.changes if c.action != "keep"] == [
-        ("update", "API method"), ("create", "API integration"), ("update", "API stage")
+        ("update", "API method"),
+        ("create", "API integration"),
+        ("update", "API stage"),
     ]
     method = root_post_method(api_id)
     assert method["authorizationType"] == "AWS_IAM"
@@ -288,7 +300,8 @@ def test_a_second_stage_is_a_second_stack_sharing_the_callers_group(moto, packag
     deploy(StackSettings(stage="prod"), sleep=no_sleep, package=package)
     iam = boto3.client("iam")
     assert sorted(iam.list_group_policies(GroupName="apiUsers")["PolicyNames"]) == [
-        "fibtrigger-prod-invoke-api", "fibtrigger-test-invoke-api"
+        "fibtrigger-prod-invoke-api",
+        "fibtrigger-test-invoke-api",
     ]
     destroy(StackSettings(stage="test"), sleep=no_sleep)
     assert iam.list_group_policies(GroupName="apiUsers")["PolicyNames"] == ["fibtrigger-prod-invoke-api"]
@@ -298,6 +311,7 @@ def test_a_second_stage_is_a_second_stack_sharing_the_callers_group(moto, packag
 
 
 # ----- plan -----------------------------------------------------------------------------------
+
 
 def test_plan_touches_nothing_and_lists_every_step(moto, package):
     create_cluster()
@@ -314,13 +328,21 @@ def test_plan_touches_nothing_and_lists_every_step(moto, package):
     kinds = [(c.action, c.kind) for c in report.changes]
     assert kinds == [
         ("create", "log group"),
-        ("create", "IAM role"), ("create", "IAM role policy"),
+        ("create", "IAM role"),
+        ("create", "IAM role policy"),
         ("create", "Lambda function"),
-        ("create", "REST API"), ("create", "API method"), ("create", "API integration"), ("create", "API stage"),
+        ("create", "REST API"),
+        ("create", "API method"),
+        ("create", "API integration"),
+        ("create", "API stage"),
         ("create", "Lambda permission"),
-        ("create", "IAM group"), ("create", "IAM group policy"),
-        ("create", "IAM role"), ("create", "IAM role policy"),
-        ("create", "cluster role"), ("create", "cluster parameter group"), ("create", "cluster parameter"),
+        ("create", "IAM group"),
+        ("create", "IAM group policy"),
+        ("create", "IAM role"),
+        ("create", "IAM role policy"),
+        ("create", "cluster role"),
+        ("create", "cluster parameter group"),
+        ("create", "cluster parameter"),
         ("update", "Aurora cluster"),
     ]
     assert report.invoke_url is None  # the API does not exist yet
@@ -338,6 +360,7 @@ def test_plan_after_deploy_shows_only_what_changed(moto, package):
 
 # ----- --cluster ------------------------------------------------------------------------------
 
+
 def test_cluster_gets_the_role_and_the_parameter(moto, package):
     create_cluster()
     report = deploy(StackSettings(cluster=CLUSTER), sleep=no_sleep, package=package)
@@ -353,9 +376,9 @@ def test_cluster_gets_the_role_and_the_parameter(moto, package):
     assert [r["RoleArn"] for r in described["AssociatedRoles"]] == [role["Arn"]]
     assert described["DBClusterParameterGroup"] == "fibtrigger-test-aurora-mysql80"
     rds = boto3.client("rds")
-    (group,) = rds.describe_db_cluster_parameter_groups(
-        DBClusterParameterGroupName="fibtrigger-test-aurora-mysql80"
-    )["DBClusterParameterGroups"]
+    (group,) = rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName="fibtrigger-test-aurora-mysql80")[
+        "DBClusterParameterGroups"
+    ]
     assert group["DBParameterGroupFamily"] == "aurora-mysql8.0"
     parameters = rds.describe_db_cluster_parameters(DBClusterParameterGroupName="fibtrigger-test-aurora-mysql80")
     values = {p["ParameterName"]: p["ParameterValue"] for p in parameters["Parameters"]}
@@ -380,7 +403,9 @@ def test_a_custom_parameter_group_is_copied_and_restored_on_destroy(moto, packag
 
     destroy(StackSettings(cluster=CLUSTER), sleep=no_sleep)
     assert cluster()["DBClusterParameterGroup"] == "team-settings"
-    names = [g["DBClusterParameterGroupName"] for g in rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]]
+    names = [
+        g["DBClusterParameterGroupName"] for g in rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
+    ]
     assert "team-settings" in names and "fibtrigger-test-aurora-mysql80" not in names
 
 
@@ -393,14 +418,18 @@ def test_a_missing_cluster_stops_deploy_before_any_change(moto, package):
 
 def test_a_cluster_that_is_not_aurora_mysql_3_is_refused(moto, package):
     boto3.client("rds").create_db_cluster(
-        DBClusterIdentifier="pg", Engine="aurora-postgresql", EngineVersion="15.4",
-        MasterUsername="admin", MasterUserPassword="not-a-secret-1",
+        DBClusterIdentifier="pg",
+        Engine="aurora-postgresql",
+        EngineVersion="15.4",
+        MasterUsername="admin",
+        MasterUserPassword="not-a-secret-1",
     )
     with pytest.raises(UnsupportedCluster, match="aurora-postgresql"):
         plan(StackSettings(cluster="pg"), sleep=no_sleep, package=package)
 
 
 # ----- ownership ------------------------------------------------------------------------------
+
 
 def test_a_same_named_untagged_role_is_refused_before_any_change(moto, package):
     iam = boto3.client("iam")
@@ -414,9 +443,16 @@ def test_a_same_named_untagged_role_is_refused_before_any_change(moto, package):
 @pytest.mark.parametrize(
     "settings",
     [
-        {"name": "bad_name"}, {"name": "9lives"}, {"name": "a--b"}, {"name": "x" * 33},
-        {"stage": "prod-"}, {"users_group": "no spaces"}, {"memory": 64}, {"timeout": 901},
-        {"runtime": "nodejs20.x"}, {"cluster": "-bad"},
+        {"name": "bad_name"},
+        {"name": "9lives"},
+        {"name": "a--b"},
+        {"name": "x" * 33},
+        {"stage": "prod-"},
+        {"users_group": "no spaces"},
+        {"memory": 64},
+        {"timeout": 901},
+        {"runtime": "nodejs20.x"},
+        {"cluster": "-bad"},
     ],
 )
 def test_bad_settings_are_refused(settings):
@@ -426,6 +462,7 @@ def test_bad_settings_are_refused(settings):
 
 # ----- destroy --------------------------------------------------------------------------------
 
+
 def test_destroy_leaves_nothing_behind_and_leaves_other_resources_alone(moto, package):
     iam, api, lam = boto3.client("iam"), boto3.client("apigateway"), boto3.client("lambda")
     # Unrelated things, some with fibtrigger's names or prefix but without its tags.
@@ -433,8 +470,11 @@ def test_destroy_leaves_nothing_behind_and_leaves_other_resources_alone(moto, pa
     lookalike = api.create_rest_api(name="fibtrigger-test")["id"]
     other_role = iam.create_role(RoleName="someone-else", AssumeRolePolicyDocument=json.dumps({"Statement": []}))
     lam.create_function(
-        FunctionName="fibtrigger-other", Runtime="python3.12", Role=other_role["Role"]["Arn"],
-        Handler="x.handler", Code={"ZipFile": package.data},
+        FunctionName="fibtrigger-other",
+        Runtime="python3.12",
+        Role=other_role["Role"]["Arn"],
+        Handler="x.handler",
+        Code={"ZipFile": package.data},
     )
     create_cluster()
     before = inventory()
@@ -449,7 +489,7 @@ def test_destroy_leaves_nothing_behind_and_leaves_other_resources_alone(moto, pa
     assert associated == [f"arn:aws:iam::{ACCOUNT}:role/fibtrigger-test-aurora"]
     assert cluster_group == before["clusters"].pop(CLUSTER)[0]
     assert after == before
-    assert (lookalike in [a["id"] for a in api.get_rest_apis()["items"]])
+    assert lookalike in [a["id"] for a in api.get_rest_apis()["items"]]
     assert report.count("delete") > 10
 
 
@@ -460,8 +500,11 @@ def test_destroy_runs_in_reverse_order(moto, package):
     created_order = _first_positions([c.kind for c in deployed.changes if c.action != "keep"])
     deleted_order = _first_positions([c.kind for c in destroyed.changes])
     for earlier, later in [
-        ("log group", "Lambda function"), ("Lambda function", "REST API"), ("REST API", "Lambda permission"),
-        ("Lambda permission", "IAM group"), ("IAM group", "cluster parameter group"),
+        ("log group", "Lambda function"),
+        ("Lambda function", "REST API"),
+        ("REST API", "Lambda permission"),
+        ("Lambda permission", "IAM group"),
+        ("IAM group", "cluster parameter group"),
     ]:
         assert created_order[earlier] < created_order[later]
         assert deleted_order[earlier] > deleted_order[later]
@@ -479,9 +522,16 @@ def test_destroy_tolerates_resources_already_gone(moto, package):
 def test_destroy_keeps_a_callers_group_it_did_not_create(moto, package):
     iam = boto3.client("iam")
     iam.create_group(GroupName="apiUsers")
-    iam.put_group_policy(GroupName="apiUsers", PolicyName="theirs", PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}],
-    }))
+    iam.put_group_policy(
+        GroupName="apiUsers",
+        PolicyName="theirs",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}],
+            }
+        ),
+    )
     report = deploy(StackSettings(), sleep=no_sleep, package=package)
     assert ("keep", "IAM group") in [(c.action, c.kind) for c in report.changes]
     destroy(StackSettings(), sleep=no_sleep)

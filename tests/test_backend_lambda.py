@@ -15,19 +15,19 @@ import pytest
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
+from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB
 from sqlalchemy import create_engine
 
 from conftest import count_rows
 from fibonacci_numbers import fibonacci
 from fibtrigger import backend, doctor, migrate
-from fibtrigger.local import servers as local_stack
 from fibtrigger.backend import BackendState
 from fibtrigger.cli import cli
 from fibtrigger.errors import FibtriggerError
+from fibtrigger.local import servers as local_stack
 from fibtrigger.table import FibonacciTable
-from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB
 from lambda_peer import LambdaPeer
-from local_stack_fixtures import invocations, lambda_stack  # noqa: F401  (fixture)
+from local_stack_fixtures import invocations
 
 pytestmark = pytest.mark.mysql
 
@@ -205,7 +205,7 @@ def test_open_connections_see_the_swap_without_flush_tables(lambda_stack, url, r
     cursor.execute("INSERT INTO fibonacci VALUES (12, null)")
     counts.append(invocations(lambda_stack))
     # lambda: +1, then sql: +0, then lambda again: +1
-    assert [b - a for a, b in zip(counts, counts[1:])] == [1, 0, 1]
+    assert [b - a for a, b in zip(counts, counts[1:], strict=False)] == [1, 0, 1]
     assert rows(raw) == [(12, 144)] * 3
 
 

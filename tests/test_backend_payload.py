@@ -13,7 +13,6 @@ from fibtrigger import backend, migrate
 from fibtrigger.errors import BackendError
 from fibtrigger.table import FibonacciTable
 from lambda_peer import answer
-from local_stack_fixtures import peer, private_server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.mysql
 

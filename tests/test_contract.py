@@ -1,7 +1,6 @@
 """The argument contract every entry point shares."""
 
 import pytest
-
 from fibtrigger.lambda_function.contract import ArgumentError, check_fib, parse_fib_text
 
 

@@ -4,9 +4,9 @@ import threading
 
 import pytest
 
+import fibtrigger.table as table_module
 from conftest import count_rows
 from fibonacci_numbers import fibonacci
-import fibtrigger.table as table_module
 from fibtrigger import (
     DatabaseUnreachable,
     FibonacciTable,

@@ -5,6 +5,7 @@ itself converts a value before the trigger sees it (10.5 -> 11, TRUE -> 1, '10' 
 is still consistent, value = F(fib), as the README's Guarantees section says.
 """
 
+import http.client
 import json
 import math
 import os
@@ -13,23 +14,21 @@ import sys
 from decimal import Decimal
 from fractions import Fraction
 
-import http.client
-
 import pymysql
 import pytest
+from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB, ArgumentError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fibtrigger import lambda_function as lambda_handler
 from conftest import count_rows
 from fibonacci_numbers import fibonacci
 from fibtrigger import FibtriggerError, InvalidArgument, ResultOutOfRange, compute, compute_many
+from fibtrigger import lambda_function as lambda_handler
 from fibtrigger.cli import main
 from fibtrigger.database import translate
 from fibtrigger.local.proxy import rest_event
 from fibtrigger.local.service import LocalLambdaService
 from fibtrigger.table import FibonacciTable
-from fibtrigger.lambda_function.contract import ArgumentError, DECIMAL65_MAX_FIB
 
 LIMIT = DECIMAL65_MAX_FIB
 SQL_INJECTION = "1); DROP TABLE fibonacci; --"
@@ -377,7 +376,9 @@ def test_http_api_malformed_bodies(service, path, body, status):
         assert got == status and json.loads(answer)
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+)
 def test_http_api_wrong_content_type_is_415_and_stores_nothing(service, content_type):
     before = service.metrics()["function_errors"]
     status, answer = post(service, "/test/", b'{"fib": 7}', {"Content-Type": content_type})

@@ -7,9 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from fibtrigger import lambda_function as lambda_handler
-from fibonacci_numbers import fibonacci
 from fibtrigger.lambda_function import logs
 from fibtrigger.lambda_function.contract import (
     DECIMAL65_MAX_FIB,
@@ -23,6 +20,9 @@ from fibtrigger.lambda_function.contract import (
 from fibtrigger.lambda_function.fibonacci import fibonacci as fast_fibonacci
 from fibtrigger.lambda_function.function import run
 from fibtrigger.lambda_function.settings import SettingError
+
+from fibonacci_numbers import fibonacci
+from fibtrigger import lambda_function as lambda_handler
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -287,12 +287,16 @@ def test_the_limit_is_configurable_up_to_the_hard_cap(monkeypatch):
         call({"fib": 313})
 
 
-@pytest.mark.parametrize("setting", [str(LAMBDA_HARD_MAX_FIB + 1), "abc", "-1", "1e3", "12.0", "99999999999999999999999"])
+@pytest.mark.parametrize(
+    "setting", [str(LAMBDA_HARD_MAX_FIB + 1), "abc", "-1", "1e3", "12.0", "99999999999999999999999"]
+)
 def test_an_invalid_limit_setting_is_a_clear_error(monkeypatch, setting):
     monkeypatch.setenv(LAMBDA_MAX_FIB_ENV, setting)
     with pytest.raises(SettingError) as raised:
         call({"fib": 1})
-    assert str(raised.value).startswith(f"{LAMBDA_MAX_FIB_ENV} must be an integer between 0 and {LAMBDA_HARD_MAX_FIB}, got ")
+    assert str(raised.value).startswith(
+        f"{LAMBDA_MAX_FIB_ENV} must be an integer between 0 and {LAMBDA_HARD_MAX_FIB}, got "
+    )
     response = call(rest_event('{"fib": 1}'))
     assert response["statusCode"] == 500  # the operator's mistake, not the caller's
     assert http_body(response)["errorType"] == "SettingError"
@@ -312,6 +316,8 @@ def test_cold_import_loads_only_what_it_needs():
         "import sys; sys.path.insert(0, sys.argv[1]); import lambda_handler; "
         "print(sorted(m for m in ('json', 'base64', 'binascii', 'logging', 'fibtrigger') if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(REPO)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(REPO)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

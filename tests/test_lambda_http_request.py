@@ -219,7 +219,7 @@ def test_a_peer_hanging_up_mid_headers_gets_no_answer(service, peer):
         f"POST {UDF_PATH} HTTP/1.10",
         f"POST {UDF_PATH} http/1.1",
         f"PO(ST {UDF_PATH} HTTP/1.1",
-        f"POST /2015-03-31/functions/fib\x01trigger/invocations HTTP/1.1",
+        "POST /2015-03-31/functions/fib\x01trigger/invocations HTTP/1.1",
     ],
 )
 def test_malformed_request_lines_are_400(service, peer, line):

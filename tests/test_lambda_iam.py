@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fibtrigger import lambda_function as lambda_handler
-from fibtrigger.local import sigv4
 from fibtrigger.errors import ConfigurationError
+from fibtrigger.local import sigv4
 from fibtrigger.local.service import LocalLambdaService
 
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -46,7 +46,9 @@ def iam_service(recorder):
 
 def signed(url, body=b'{"fib": 10}', *, access_key=ACCESS_KEY, secret_key=SECRET_KEY, token=None,
            region="us-east-1", service="execute-api", method="POST", headers=None):
-    request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json", **(headers or {})})
+    request = AWSRequest(
+        method=method, url=url, data=body, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     SigV4Auth(Credentials(access_key, secret_key, token), service, region).add_auth(request)
     return request.prepare()
 
@@ -59,7 +61,9 @@ def send(prepared, *, url=None, method=None, body=None, drop=(), change=None):
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        connection.request(method or prepared.method, target, body=prepared.body if body is None else body, headers=headers)
+        connection.request(
+            method or prepared.method, target, body=prepared.body if body is None else body, headers=headers
+        )
         response = connection.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     finally:
@@ -88,8 +92,13 @@ def test_a_signed_request_reaches_the_handler_with_an_iam_identity(iam_service, 
 
 @pytest.mark.parametrize(
     "suffix, region",
-    [("/test/", "eu-west-3"), ("/test", "us-east-1"), ("/test/?b=2&a=1&a=0", "us-east-1"),
-     ("/test/?q=a%20b&x=%2F~", "ap-south-1"), ("/test/?empty=&flag", "us-east-1")],
+    [
+        ("/test/", "eu-west-3"),
+        ("/test", "us-east-1"),
+        ("/test/?b=2&a=1&a=0", "us-east-1"),
+        ("/test/?q=a%20b&x=%2F~", "ap-south-1"),
+        ("/test/?empty=&flag", "us-east-1"),
+    ],
 )
 def test_any_region_paths_and_query_strings(iam_service, suffix, region):
     status, _, body = send(signed(iam_service.url + suffix, region=region))
@@ -146,7 +155,7 @@ def test_signed_for_another_service_is_refused(iam_service, recorder):
 
 @pytest.mark.parametrize("minutes, message", [(-6, "Signature expired: "), (6, "Signature not yet current: ")])
 def test_a_stale_or_future_date_is_refused(iam_service, recorder, monkeypatch, minutes, message):
-    skewed = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(minutes=minutes)
+    skewed = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(minutes=minutes)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *args, **kwargs: skewed)
     prepared = signed(iam_service.api_url)
     assert prepared.headers["X-Amz-Date"] == skewed.strftime("%Y%m%dT%H%M%SZ")
@@ -154,13 +163,15 @@ def test_a_stale_or_future_date_is_refused(iam_service, recorder, monkeypatch, m
 
 
 def test_a_date_within_five_minutes_is_accepted(iam_service, monkeypatch):
-    skewed = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(minutes=4)
+    skewed = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(minutes=4)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *args, **kwargs: skewed)
     assert send(signed(iam_service.api_url))[0] == 200
 
 
 def test_session_tokens_must_match(recorder):
-    with LocalLambdaService(require_iam=True, credentials=(ACCESS_KEY, SECRET_KEY, "session-token"), handler=recorder) as running:
+    with LocalLambdaService(
+        require_iam=True, credentials=(ACCESS_KEY, SECRET_KEY, "session-token"), handler=recorder
+    ) as running:
         assert send(signed(running.api_url, token="session-token"))[0] == 200
         assert send(signed(running.api_url))[0] == 403
         assert send(signed(running.api_url, token="other-token"))[0] == 403
@@ -172,13 +183,23 @@ def test_the_default_key_pair_is_the_process_credential_chain(monkeypatch, recor
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-from-environment")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     with LocalLambdaService(require_iam=True, handler=recorder) as running:
-        assert send(signed(running.api_url, access_key="AKIAFROMENVIRONMENT0", secret_key="secret-from-environment"))[0] == 200
+        assert (
+            send(signed(running.api_url, access_key="AKIAFROMENVIRONMENT0", secret_key="secret-from-environment"))[0]
+            == 200
+        )
         assert send(signed(running.api_url))[0] == 403
 
 
 def test_require_iam_without_any_credentials_is_a_clear_error(monkeypatch, tmp_path):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
@@ -196,13 +217,23 @@ def test_the_invoke_api_stays_open_for_the_unsigned_lambda_sync_udf(iam_service)
 
 # ---- the verifier against botocore's signer, on arbitrary requests ----------------
 
-SEGMENT = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FF, blacklist_characters="/?#%"), min_size=1, max_size=8)
-QUERY = st.lists(st.tuples(st.text(alphabet="abc-_.~", min_size=1, max_size=4), st.text(alphabet="xyz 019-_~/=", max_size=5)), max_size=4)
+SEGMENT = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FF, blacklist_characters="/?#%"), min_size=1, max_size=8
+)
+QUERY = st.lists(
+    st.tuples(st.text(alphabet="abc-_.~", min_size=1, max_size=4), st.text(alphabet="xyz 019-_~/=", max_size=5)),
+    max_size=4,
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(segments=st.lists(SEGMENT, max_size=3), query=QUERY, body=st.binary(max_size=64),
-       region=st.sampled_from(["us-east-1", "eu-central-1", "ap-southeast-2"]), method=st.sampled_from(["POST", "GET", "PUT"]))
+@given(
+    segments=st.lists(SEGMENT, max_size=3),
+    query=QUERY,
+    body=st.binary(max_size=64),
+    region=st.sampled_from(["us-east-1", "eu-central-1", "ap-southeast-2"]),
+    method=st.sampled_from(["POST", "GET", "PUT"]),
+)
 def test_verify_accepts_what_botocore_signs_and_rejects_any_change(segments, query, body, region, method):
     url = "https://abc123.execute-api.example/test/" + "/".join(quote(segment, safe="") for segment in segments)
     if query:
@@ -214,10 +245,16 @@ def test_verify_accepts_what_botocore_signs_and_rejects_any_change(segments, que
     headers = {name.lower(): [value] for name, value in prepared.headers.items()}
     headers["host"] = [parts.netloc]
     key = sigv4.KeyPair(ACCESS_KEY, SECRET_KEY)
-    arguments = dict(method=method, path=parts.path, query=parts.query, headers=headers, body=prepared.body or b"", key=key)
+    arguments = dict(
+        method=method, path=parts.path, query=parts.query, headers=headers, body=prepared.body or b"", key=key
+    )
     signer = sigv4.verify(**arguments)
     assert signer.region == region and signer.access_key == ACCESS_KEY
-    for changed in (dict(body=(prepared.body or b"") + b"x"), dict(method="DELETE"), dict(path=parts.path + "x"),
-                    dict(key=sigv4.KeyPair(ACCESS_KEY, SECRET_KEY + "x"))):
+    for changed in (
+        dict(body=(prepared.body or b"") + b"x"),
+        dict(method="DELETE"),
+        dict(path=parts.path + "x"),
+        dict(key=sigv4.KeyPair(ACCESS_KEY, SECRET_KEY + "x")),
+    ):
         with pytest.raises(sigv4.SignatureRejected):
             sigv4.verify(**{**arguments, **changed})

@@ -8,12 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import boto3
 import pytest
 
 from fibonacci_numbers import fibonacci
+from fibtrigger.aws.invoke import invoke_function, invoke_url
 from fibtrigger.cli import main
 from fibtrigger.errors import (
     BackendError,
@@ -25,7 +25,6 @@ from fibtrigger.errors import (
     ResultMismatch,
     ResultOutOfRange,
 )
-from fibtrigger.aws.invoke import invoke_function, invoke_url
 from fibtrigger.local.service import LocalLambdaService
 
 ACCESS_KEY = "AKIAINVOKETESTKEY000"
@@ -145,7 +144,11 @@ def test_invoke_function_errors(service, aws_environment):
 @pytest.mark.parametrize(
     "answer, error, message",
     [
-        (RuntimeError("the backend broke"), BackendError, "function fibtrigger failed: RuntimeError: the backend broke"),
+        (
+            RuntimeError("the backend broke"),
+            BackendError,
+            "function fibtrigger failed: RuntimeError: the backend broke",
+        ),
         ({"fib": 8, "value": "21"}, ResultMismatch, "asked for fib 7, the function answered for 8"),
         ({"fib": 7, "value": "13", "number": 14}, ResultMismatch, "differs from its value"),
         ({"fib": 7, "value": 13}, BackendError, 'has no decimal "value"'),
@@ -196,7 +199,10 @@ def test_cli_errors_are_one_line(service, capsys):
 def run_cli(*args, env=None, timeout=60):
     return subprocess.run(
         [sys.executable, "-c", "from fibtrigger.cli import run; run()", *args],
-        capture_output=True, text=True, env=env, timeout=timeout,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
     )
 
 
@@ -210,7 +216,10 @@ def start_server(*options, env):
     """`fibtrigger lambda serve --port 0 ...` as a process; returns it and its base URL."""
     server = subprocess.Popen(
         [sys.executable, "-c", "from fibtrigger.cli import run; run()", "lambda", "serve", "--port", "0", *options],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     first = server.stdout.readline()
     match = re.match(r"local Lambda service on (http://127\.0\.0\.1:\d+) \(limit: fib <= 312\)$", first.strip())

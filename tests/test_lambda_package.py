@@ -8,10 +8,11 @@ import subprocess
 import sys
 import zipfile
 
+from fibtrigger.lambda_function.contract import LAMBDA_MAX_FIB_ENV
+
 from fibonacci_numbers import fibonacci
 from fibtrigger.aws import package as lambda_package
 from fibtrigger.cli import main
-from fibtrigger.lambda_function.contract import LAMBDA_MAX_FIB_ENV
 
 
 def entries(data: bytes) -> list[zipfile.ZipInfo]:
@@ -66,7 +67,8 @@ from lambda_handler import logs
 logs.sink = None
 assert lambda_handler.__file__.startswith(sys.argv[1]), lambda_handler.__file__
 direct = lambda_handler.handler({"fib": 100}, None)
-http = lambda_handler.handler({"httpMethod": "POST", "path": "/", "body": '{"fib": 400}', "isBase64Encoded": False}, None)
+http_event = {"httpMethod": "POST", "path": "/", "body": '{"fib": 400}', "isBase64Encoded": False}
+http = lambda_handler.handler(http_event, None)
 try:
     lambda_handler.handler({"fib": 401}, None)
 except Exception as error:
@@ -77,7 +79,11 @@ print(json.dumps({"direct": direct, "http": http, "failure": failure, "foreign":
     env = {"PATH": os.environ.get("PATH", ""), LAMBDA_MAX_FIB_ENV: "400"}
     done = subprocess.run(
         [sys.executable, "-I", "-S", "-c", code, str(zip_path)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)

@@ -4,12 +4,12 @@ and it survives the JSON path the trigger reads it through."""
 import json
 
 import pytest
+from fibtrigger.lambda_function import logs
+from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fibtrigger import lambda_function as lambda_handler
-from fibtrigger.lambda_function import logs
-from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB
 
 pytestmark = pytest.mark.mysql
 
@@ -27,7 +27,7 @@ def quiet_handler(monkeypatch):
 def test_the_handler_value_equals_the_database_value(mysql_table, mysql_raw, arguments):
     stored = mysql_table.compute_many(arguments)
     cursor = mysql_raw.cursor()
-    for n, value in zip(arguments, stored):
+    for n, value in zip(arguments, stored, strict=True):
         answer = lambda_handler.handler({"fib": n}, None)
         assert answer["fib"] == n
         assert int(answer["value"]) == value

@@ -11,12 +11,12 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from fibtrigger.lambda_function.contract import LAMBDA_MAX_FIB_ENV
 
-from fibtrigger import lambda_function as lambda_handler
 from fibonacci_numbers import fibonacci
+from fibtrigger import lambda_function as lambda_handler
 from fibtrigger.errors import ConfigurationError
 from fibtrigger.local.service import LocalLambdaService, parse_function_name
-from fibtrigger.lambda_function.contract import LAMBDA_MAX_FIB_ENV
 
 REQUIRED_COUNTERS = {"invocations", "errors", "function_errors", "duration_ms_total"}
 
@@ -222,7 +222,8 @@ def test_the_function_environment_is_layered_over_the_process(monkeypatch):
     with LocalLambdaService(environment={LAMBDA_MAX_FIB_ENV: "1000"}) as running:
         assert running.max_fib == 1000
         client = lambda_client(running.url)
-        assert payload(client.invoke(FunctionName="fibtrigger", Payload=b'{"fib": 1000}'))["value"] == str(fibonacci(1000))
+        answer = payload(client.invoke(FunctionName="fibtrigger", Payload=b'{"fib": 1000}'))
+        assert answer["value"] == str(fibonacci(1000))
     with LocalLambdaService() as running:
         response = lambda_client(running.url).invoke(FunctionName="fibtrigger", Payload=b'{"fib": 21}')
         assert payload(response)["errorMessage"] == "fib must be between 0 and 20, got 21"
@@ -234,10 +235,14 @@ def test_the_standard_endpoint_variables_point_boto3_at_the_service(service, mon
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", service.url)
-    assert payload(boto3.client("lambda").invoke(FunctionName="fibtrigger", Payload=b'{"fib": 50}'))["value"] == str(fibonacci(50))
+    assert payload(boto3.client("lambda").invoke(FunctionName="fibtrigger", Payload=b'{"fib": 50}'))["value"] == str(
+        fibonacci(50)
+    )
     monkeypatch.delenv("AWS_ENDPOINT_URL_LAMBDA")
     monkeypatch.setenv("AWS_ENDPOINT_URL", service.url)
-    assert payload(boto3.client("lambda").invoke(FunctionName="fibtrigger", Payload=b'{"fib": 51}'))["value"] == str(fibonacci(51))
+    assert payload(boto3.client("lambda").invoke(FunctionName="fibtrigger", Payload=b'{"fib": 51}'))["value"] == str(
+        fibonacci(51)
+    )
 
 
 # ---- HTTP behaviour ---------------------------------------------------------------
@@ -392,7 +397,11 @@ def test_api_event_is_a_rest_proxy_event():
 
     with LocalLambdaService(handler=recording, stage="prod") as running:
         status, _, body = request(
-            running, "POST", "/prod/?debug=1&debug=2", b'{"fib": 6}', {"Content-Type": "application/json", "X-Trace": "t"}
+            running,
+            "POST",
+            "/prod/?debug=1&debug=2",
+            b'{"fib": 6}',
+            {"Content-Type": "application/json", "X-Trace": "t"},
         )
         assert status == 200 and json.loads(body)["value"] == "8"
         status, _, _ = request(running, "POST", "/prod/", b"\x00\xff")
@@ -457,5 +466,8 @@ def test_parse_function_name():
     assert parse_function_name("fibtrigger:7") == ("fibtrigger", "7", None, None)
     assert parse_function_name("123456789012:function:f") == ("f", None, None, "123456789012")
     assert parse_function_name("arn:aws-cn:lambda:cn-north-1:123456789012:function:f:live") == (
-        "f", "live", "cn-north-1", "123456789012",
+        "f",
+        "live",
+        "cn-north-1",
+        "123456789012",
     )

@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 def schema_objects(admin, database):
     cursor = admin.cursor()
     cursor.execute(
-        "SELECT 'table', TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 'fibonacci' "
+        "SELECT 'table', TABLE_NAME FROM information_schema.TABLES"
+        " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 'fibonacci' "
         "UNION ALL SELECT 'function', ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s "
         "UNION ALL SELECT 'trigger', TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s",
         (database, database, database),

@@ -68,7 +68,9 @@ def test_bad_input_signals_and_stores_nothing(raw, statement, message):
     assert count_rows(raw) == before
 
 
-@pytest.mark.parametrize("statement", ["INSERT INTO fibonacci VALUES (1e30, null)", "INSERT INTO fibonacci VALUES ('abc', null)"])
+@pytest.mark.parametrize(
+    "statement", ["INSERT INTO fibonacci VALUES (1e30, null)", "INSERT INTO fibonacci VALUES ('abc', null)"]
+)
 def test_non_integers_are_refused_by_the_column(raw, statement):
     before = count_rows(raw)
     with pytest.raises(pymysql.err.MySQLError):

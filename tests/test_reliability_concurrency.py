@@ -33,7 +33,7 @@ class Workload:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, arguments, values) -> None:
-        wrong = [(n, v) for n, v in zip(arguments, values) if v != fibonacci(n)]
+        wrong = [(n, v) for n, v in zip(arguments, values, strict=True) if v != fibonacci(n)]
         with self.lock:
             self.calls += 1
             self.expected.update(arguments)

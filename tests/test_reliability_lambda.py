@@ -17,11 +17,11 @@ import pytest
 from conftest import count_rows
 from fibonacci_numbers import fibonacci
 from fibtrigger import backend, migrate
-from fibtrigger.local import servers as local_stack
 from fibtrigger.errors import BackendError, DatabaseUnreachable, OutcomeUnknown, StatementAborted
+from fibtrigger.local import servers as local_stack
 from fibtrigger.table import FibonacciTable
 from lambda_peer import LambdaPeer
-from local_stack_fixtures import invocations, lambda_stack  # noqa: F401  (fixture)
+from local_stack_fixtures import invocations
 from test_reliability_concurrency import check_table, run_workload
 
 pytestmark = pytest.mark.mysql

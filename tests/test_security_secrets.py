@@ -88,7 +88,10 @@ def _failures(account, mysql_databases):
     return [
         (ConfigurationError, lambda: FibonacciTable(account.set(password=PASSWORD + "x")).compute(1)),
         (DatabaseUnreachable, lambda: FibonacciTable(account.set(port=1)).compute(1)),
-        (ConfigurationError, lambda: FibonacciTable(account.set(database=f"missing_{uuid.uuid4().hex[:6]}")).compute(1)),
+        (
+            ConfigurationError,
+            lambda: FibonacciTable(account.set(database=f"missing_{uuid.uuid4().hex[:6]}")).compute(1),
+        ),
         (PermissionDenied, lambda: FibonacciTable(account.set(database=empty.database)).compute(1)),
         (ConfigurationError, lambda: migrate.upgrade(account.set(password=PASSWORD + "x"))),
         (DatabaseUnreachable, lambda: migrate.current(account.set(port=1))),
@@ -108,9 +111,7 @@ def test_exceptions_never_show_the_password(account, mysql_databases):
 
 def test_schema_missing_error_is_clean(account, mysql_databases):
     empty = mysql_databases.create("secnoschema")
-    mysql_databases.admin().cursor().execute(
-        f"GRANT ALL ON `{empty.database}`.* TO '{account.username}'@'%'"
-    )
+    mysql_databases.admin().cursor().execute(f"GRANT ALL ON `{empty.database}`.* TO '{account.username}'@'%'")
     with pytest.raises(SchemaNotInstalled) as caught:
         FibonacciTable(account.set(database=empty.database)).compute(1)
     assert_clean(everything_about(caught.value))
@@ -141,7 +142,12 @@ def test_cli_output_never_shows_the_password(account, capsys, monkeypatch):
     url = account.render_as_string(hide_password=False)
     assert PASSWORD not in url and quote(PASSWORD, safe="") in url  # encoded in the URL; both forms checked
     runs = [
-        ["migrate"], ["compute", "5", "6"], ["compute", "-1"], ["table"], ["doctor"], ["backend"],
+        ["migrate"],
+        ["compute", "5", "6"],
+        ["compute", "-1"],
+        ["table"],
+        ["doctor"],
+        ["backend"],
         ["grants", "--user", "app"],
     ]
     for args in runs:
@@ -161,7 +167,10 @@ def test_cli_as_a_process_never_shows_the_password(account):
     env = dict(os.environ, FIBTRIGGER_DATABASE_URL=account.set(port=1).render_as_string(hide_password=False))
     done = subprocess.run(
         [sys.executable, "-c", "from fibtrigger.cli import run; run()", "doctor"],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert done.returncode == 1 and "FAIL" in done.stdout
     assert_clean(done.stdout, done.stderr)
@@ -203,9 +212,20 @@ def test_lambda_serve_require_iam_never_prints_the_secret_key():
     env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
     env.pop("AWS_SESSION_TOKEN", None)
     process = subprocess.Popen(
-        [sys.executable, "-c", "from fibtrigger.cli import run; run()", "lambda", "serve", "--port", "0",
-         "--require-iam"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        [
+            sys.executable,
+            "-c",
+            "from fibtrigger.cli import run; run()",
+            "lambda",
+            "serve",
+            "--port",
+            "0",
+            "--require-iam",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
     )
     try:
         lines = []

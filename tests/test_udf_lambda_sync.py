@@ -15,7 +15,6 @@ import pytest
 from fibonacci_numbers import fibonacci
 from fibtrigger.local import udf_build as lambda_sync_udf
 from lambda_peer import answer
-from local_stack_fixtures import peer, private_server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.mysql
 

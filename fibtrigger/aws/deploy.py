@@ -14,11 +14,11 @@ import time
 
 import boto3
 
-from . import package as lambda_package
-from .package import Package
 from . import aurora, policies
+from . import package as lambda_package
 from .clients import API_MISSING, IAM_MISSING, AwsClients, Sleep, role_not_ready_or_busy
 from .destroy import destroy_stack
+from .package import Package
 from .report import Recorder, Report
 from .resources import Resources
 from .stack import API_PATH, HANDLER, HTTP_METHOD, StackSettings, document

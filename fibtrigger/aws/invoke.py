@@ -56,7 +56,10 @@ def invoke_url(url: str, n: int, session=None, *, timeout: float = DEFAULT_TIMEO
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"--url must be an http(s) URL such as https://abc123.execute-api.us-east-1.amazonaws.com/test/, got {url!r}")
+        raise ConfigurationError(
+            "--url must be an http(s) URL such as https://abc123.execute-api.us-east-1.amazonaws.com/test/,"
+            f" got {url!r}"
+        )
     import boto3
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
@@ -68,7 +71,8 @@ def invoke_url(url: str, n: int, session=None, *, timeout: float = DEFAULT_TIMEO
     credentials = session.get_credentials()
     if credentials is None:
         raise ConfigurationError(
-            "no AWS credentials to sign the request with: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+            "no AWS credentials to sign the request with:"
+            " set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
         )
     match = API_GATEWAY_HOST.fullmatch(parts.hostname)
     region = match.group(1) if match else (session.region_name or FALLBACK_REGION)
@@ -108,9 +112,9 @@ def invoke_function(
         NoCredentialsError,
         NoRegionError,
         ParamValidationError,
+        ReadTimeoutError,
     )
     from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import ReadTimeoutError
 
     session = session or boto3.Session()
     region = _arn_region(name_or_arn) or session.region_name

@@ -5,12 +5,14 @@ import sys
 import click
 
 from ..errors import FibtriggerError
+from . import (
+    aws_commands,  # noqa: F401  (registers `fibtrigger aws ...`)
+    backend_commands,  # noqa: F401  (registers `fibtrigger backend ...`)
+    core,  # noqa: F401  (registers the core commands)
+    lambda_commands,  # noqa: F401  (registers `fibtrigger lambda ...` and `fibtrigger invoke`)
+    local_commands,  # noqa: F401  (registers `fibtrigger local ...`)
+)
 from .app import cli
-from . import core  # noqa: F401  (registers the core commands)
-from . import aws_commands  # noqa: F401  (registers `fibtrigger aws ...`)
-from . import backend_commands  # noqa: F401  (registers `fibtrigger backend ...`)
-from . import local_commands  # noqa: F401  (registers `fibtrigger local ...`)
-from . import lambda_commands  # noqa: F401  (registers `fibtrigger lambda ...` and `fibtrigger invoke`)
 
 BAD_INPUT_EXIT = 2
 

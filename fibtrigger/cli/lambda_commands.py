@@ -40,14 +40,20 @@ def package(output: str) -> None:
 
 @lambda_group.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
 @click.option(
-    "--require-iam", is_flag=True,
+    "--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535), help="0: any free port."
+)
+@click.option(
+    "--require-iam",
+    is_flag=True,
     help="The API endpoint demands a SigV4 signature (execute-api) by this process's AWS key pair.",
 )
 @click.option("--stage", default=DEFAULT_STAGE, show_default=True, help="The API endpoint is POST /STAGE/.")
 @click.option(
-    "--function-name", "function_names", multiple=True, metavar="NAME",
+    "--function-name",
+    "function_names",
+    multiple=True,
+    metavar="NAME",
     help=f"A name the Invoke API answers to (repeatable; default: {', '.join(DEFAULT_FUNCTION_NAMES)}).",
 )
 @click.option("--quiet", is_flag=True, help="Do not print the function's log lines.")
@@ -78,7 +84,9 @@ def serve(host: str, port: int, require_iam: bool, stage: str, function_names: t
 @click.argument("n", metavar="N")
 @click.option("--url", metavar="URL", help="An API Gateway invoke URL: POST, signed with SigV4 (execute-api).")
 @click.option(
-    "--function", "function", metavar="NAME_OR_ARN",
+    "--function",
+    "function",
+    metavar="NAME_OR_ARN",
     help=f"Invoke the function directly through boto3 (default: {client.DEFAULT_FUNCTION}).",
 )
 def invoke(n: str, url: str | None, function: str | None) -> None:

@@ -53,7 +53,11 @@ def parse_request_line(raw: bytes) -> RequestLine:
     if match is None:
         shown = raw.rstrip(b"\r\n")[:200].decode("latin-1")
         version = shown.rpartition(" ")[2]
-        if shown.count(" ") == 2 and re.fullmatch(r"HTTP/[0-9]+\.[0-9]+", version) and not version.startswith("HTTP/1."):
+        if (
+            shown.count(" ") == 2
+            and re.fullmatch(r"HTTP/[0-9]+\.[0-9]+", version)
+            and not version.startswith("HTTP/1.")
+        ):
             raise BadRequest(505, f"Invalid HTTP version ({version})")
         raise BadRequest(400, f"Bad request syntax ({shown!r})")
     method, target, version, major, minor = match.groups()
@@ -93,8 +97,10 @@ class RequestHeaders:
     def tokens(self, name: str) -> list[str]:
         """Every comma-separated element of every ``name`` field, lower-cased (e.g. Connection)."""
         return [
-            token for value in self._index.get(name.lower(), ()) for token in
-            (part.strip().lower() for part in value.split(",")) if token
+            token
+            for value in self._index.get(name.lower(), ())
+            for token in (part.strip().lower() for part in value.split(","))
+            if token
         ]
 
     def items(self) -> list[tuple[str, str]]:

@@ -5,7 +5,7 @@ the HTTP response API Gateway would return (or its 502 when the answer is malfor
 import base64
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 from .sigv4 import Signer
@@ -42,7 +42,7 @@ def rest_event(
         query_single[name] = value
         query_multi.setdefault(name, []).append(value)
     text, is_base64 = _body_text(body)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     lower = {name.lower(): value for name, value in single.items()}
     resource = "/" if path == "/" else "/{proxy+}"
     return {

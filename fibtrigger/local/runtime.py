@@ -14,7 +14,7 @@ import uuid
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fibtrigger.lambda_function import logs as handler_logs
 from fibtrigger.lambda_function.function import run as run_handler
@@ -58,7 +58,7 @@ class LambdaContext:
 
 def new_log_stream_name() -> str:
     """A log stream name as Lambda forms it: the date, the version and a random id."""
-    return f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+    return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
 
 
 _compact_json = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per call

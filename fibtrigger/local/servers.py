@@ -32,9 +32,9 @@ from pathlib import Path
 
 import pymysql
 
-from . import udf_build
 from ..errors import ConfigurationError, LocalStackError
 from ..schema import mysql
+from . import udf_build
 
 STATE_DIR_ENV = "FIBTRIGGER_STATE_DIR"
 DEFAULT_STATE_DIR = ".fibtrigger"

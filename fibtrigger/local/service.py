@@ -30,8 +30,8 @@ from urllib.parse import parse_qs, unquote
 
 from fibtrigger.lambda_function.settings import SettingError, max_fib
 
-from . import http_request, proxy, sigv4
 from ..errors import ConfigurationError
+from . import http_request, proxy, sigv4
 from .runtime import DEFAULT_TIMEOUT_SECONDS, FunctionRuntime, Invocation
 
 logger = logging.getLogger(__name__)
@@ -163,7 +163,9 @@ class LocalLambdaService:
         account_id: str = proxy.LOCAL_ACCOUNT_ID,
     ) -> None:
         if not STAGE_NAME.fullmatch(stage) or stage in RESERVED_STAGES:
-            raise ConfigurationError(f"stage must be letters, digits, '-' or '_' (not {sorted(RESERVED_STAGES)}), got {stage!r}")
+            raise ConfigurationError(
+                f"stage must be letters, digits, '-' or '_' (not {sorted(RESERVED_STAGES)}), got {stage!r}"
+            )
         names = tuple(function_names)
         bad = [name for name in names if not FUNCTION_NAME.fullmatch(name)]
         if not names or bad:
@@ -197,7 +199,7 @@ class LocalLambdaService:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._connections: set["_RequestHandler"] = set()
+        self._connections: set[_RequestHandler] = set()
         self._connections_changed = threading.Condition()
         self._stopping = False
 
@@ -212,7 +214,9 @@ class LocalLambdaService:
         try:
             server = server_class((self.host, self.requested_port), handler_class)
         except OSError as error:
-            raise ConfigurationError(f"cannot listen on {self.host}:{self.requested_port}: {error.strerror or error}") from None
+            raise ConfigurationError(
+                f"cannot listen on {self.host}:{self.requested_port}: {error.strerror or error}"
+            ) from None
         server.service = self
         self._port = server.server_address[1]
         self._stopping = False
@@ -336,7 +340,9 @@ class LocalLambdaService:
         requested = parse_qs(query).get("Qualifier", [None])[-1] if query else None
         if requested is not None and qualifier is not None and requested != qualifier:
             return self._aws_error(
-                request, 400, "InvalidParameterValueException",
+                request,
+                400,
+                "InvalidParameterValueException",
                 "The derived qualifier from the function name does not match the specified qualifier.",
             )
         qualifier = qualifier or requested
@@ -347,25 +353,34 @@ class LocalLambdaService:
         invocation_type = request.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
         if invocation_type not in INVOCATION_TYPES:
             return self._aws_error(
-                request, 400, "InvalidParameterValueException",
+                request,
+                400,
+                "InvalidParameterValueException",
                 f"Invalid X-Amz-Invocation-Type {invocation_type[:40]!r}: use one of {', '.join(INVOCATION_TYPES)}",
             )
         try:
             event = json.loads(body) if body.strip() else {}
         except RecursionError:
             return self._aws_error(
-                request, 400, "InvalidRequestContentException", "Could not parse request body into json: nested too deeply"
+                request,
+                400,
+                "InvalidRequestContentException",
+                "Could not parse request body into json: nested too deeply",
             )
         except ValueError as error:
             return self._aws_error(
-                request, 400, "InvalidRequestContentException",
+                request,
+                400,
+                "InvalidRequestContentException",
                 f"Could not parse request body into json: {' '.join(str(error).split())[:160]}",
             )
         try:
             client_context = _client_context(request.headers.get("X-Amz-Client-Context"))
         except ValueError:
             return self._aws_error(
-                request, 400, "InvalidRequestContentException",
+                request,
+                400,
+                "InvalidRequestContentException",
                 "Client context must be a valid Base64-encoded JSON object.",
             )
         request_id = str(uuid.uuid4())
@@ -377,8 +392,11 @@ class LocalLambdaService:
             self._executor.submit(self._invoke_async, event, name, invoked_arn, request_id)
             return self._send(request, 202, common, b"")
         invocation = self._runtime.invoke(
-            event, function_name=name, invoked_function_arn=invoked_arn,
-            request_id=request_id, client_context=client_context,
+            event,
+            function_name=name,
+            invoked_function_arn=invoked_arn,
+            request_id=request_id,
+            client_context=client_context,
         )
         self._metrics.invoked(invocation)
         payload, error = invocation.payload()
@@ -401,8 +419,12 @@ class LocalLambdaService:
         if self._key is not None:
             try:
                 signer = sigv4.verify(
-                    method=method, path=raw_path, query=query, headers=request.header_lists(),
-                    body=body, key=self._key,
+                    method=method,
+                    path=raw_path,
+                    query=query,
+                    headers=request.header_lists(),
+                    body=body,
+                    key=self._key,
                 )
             except sigv4.SignatureRejected as rejected:
                 self._metrics.count(auth_failures=1)
@@ -411,9 +433,17 @@ class LocalLambdaService:
                 )
         request_id = str(uuid.uuid4())
         event = proxy.rest_event(
-            method=method, stage=self.stage, path=path, query=query, headers=request.headers.items(),
-            body=body, request_id=request_id, source_ip=request.client_address[0], signer=signer,
-            account_id=self.account_id, protocol=request.request_version,
+            method=method,
+            stage=self.stage,
+            path=path,
+            query=query,
+            headers=request.headers.items(),
+            body=body,
+            request_id=request_id,
+            source_ip=request.client_address[0],
+            signer=signer,
+            account_id=self.account_id,
+            protocol=request.request_version,
         )
         name = self.function_names[0]
         invocation = self._runtime.invoke(
@@ -424,7 +454,9 @@ class LocalLambdaService:
             status, headers, data = proxy.BAD_GATEWAY
         else:
             status, headers, data = proxy.http_response(invocation.result)
-        self._send(request, status, [*headers, ("x-amzn-RequestId", request_id)], data, function_error=invocation.failed)
+        self._send(
+            request, status, [*headers, ("x-amzn-RequestId", request_id)], data, function_error=invocation.failed
+        )
 
     # -- responses ---------------------------------------------------------------------
 
@@ -514,7 +546,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             logger.exception("local Lambda service: unexpected error on %s %s", self.command, self.path)
             self.close_connection = True
             try:
-                self.send_whole(500, [("Content-Type", "application/json")], b'{"message":"local Lambda service error"}')
+                self.send_whole(
+                    500, [("Content-Type", "application/json")], b'{"message":"local Lambda service error"}'
+                )
             except OSError:
                 pass
         finally:

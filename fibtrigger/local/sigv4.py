@@ -9,7 +9,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote
 
 from ..errors import ConfigurationError
@@ -110,7 +110,9 @@ def verify(
         )
     access_key, scope_date, region, scope_service, _ = scope
     if scope_service != service:
-        raise SignatureRejected(f"Credential should be scoped to correct service: '{service}'.", "InvalidSignatureException")
+        raise SignatureRejected(
+            f"Credential should be scoped to correct service: '{service}'.", "InvalidSignatureException"
+        )
     if not hmac.compare_digest(access_key.encode(), key.access_key.encode()):
         raise SignatureRejected(BAD_KEY, "UnrecognizedClientException")
     if (_one(headers, "x-amz-security-token") or None) != key.token:
@@ -128,7 +130,7 @@ def verify(
             f"Credential should be scoped to a valid date: '{scope_date}' is not the date of '{amz_date}'.",
             "InvalidSignatureException",
         )
-    _check_clock(amz_date, signed_at, now or datetime.now(timezone.utc))
+    _check_clock(amz_date, signed_at, now or datetime.now(UTC))
 
     if "host" not in signed_headers:
         raise SignatureRejected("'Host' must be a signed header.", "InvalidSignatureException")
@@ -217,7 +219,7 @@ def _parse_authorization(authorization: str) -> tuple[str, tuple[str, ...], str]
 
 def _parse_timestamp(amz_date: str) -> datetime:
     try:
-        return datetime.strptime(amz_date, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+        return datetime.strptime(amz_date, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise SignatureRejected(
             f"X-Amz-Date must look like 20240101T000000Z, got '{amz_date[:40]}'", "IncompleteSignatureException"
@@ -241,7 +243,7 @@ def _check_clock(amz_date: str, signed_at: datetime, now: datetime) -> None:
 
 
 def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    key = f"AWS4{secret}".encode("utf-8")
+    key = f"AWS4{secret}".encode()
     for part in (date, region, service, TERMINATOR):
         key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
     return key

@@ -15,7 +15,7 @@ TABLE_NAME = "fibonacci"
 # The implicit rowid is the facade's key: it never shows in SELECT *.
 FIBONACCI = Table(TABLE_NAME, columns="  fib INTEGER,\n  value INTEGER")
 
-_FIB_OF_NEW = f"""(
+_FIB_OF_NEW = """(
     WITH RECURSIVE f(i, a, b) AS (
       SELECT 0, 0, 1
       UNION ALL
