@@ -13,12 +13,15 @@ import pytest
 
 from fibonacci_numbers import fibonacci
 from fibtrigger.local.http_request import (
+    MAX_CHUNK_LINE_BYTES,
+    MAX_HEADER_BYTES,
     MAX_HEADERS,
     MAX_LINE_BYTES,
     BadRequest,
     IncompleteRequest,
     RequestHeaders,
     parse_request_line,
+    read_body,
     read_headers,
 )
 from fibtrigger.local.service import LocalLambdaService
@@ -296,6 +299,74 @@ def test_differing_duplicate_content_lengths_are_400(service, peer):
 def test_malformed_content_lengths_are_400(service, peer, length):
     peer.send(f"POST {UDF_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode() + b'{"fib": 14}')
     assert_refused(peer, service, 400, "invalid Content-Length")
+
+
+def test_a_content_length_in_other_digits_is_400(service, peer):
+    peer.send(f"POST {UDF_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\u00b2\r\n\r\n".encode("latin-1") + b"{}")
+    assert_refused(peer, service, 400, "invalid Content-Length")
+
+
+def chunked_head(path: str = UDF_PATH, extra: str = "") -> bytes:
+    return f"POST {path} HTTP/1.1\r\nHost: x\r\n{extra}Transfer-Encoding: chunked\r\n\r\n".encode()
+
+
+def test_a_chunked_body_with_extensions_and_trailers_is_read(peer):
+    body = b'{"fib": 17}'
+    peer.send(chunked_head() + b"4;name=value\r\n" + body[:4] + b"\r\n" + b"%x\r\n" % (len(body) - 4)
+              + body[4:] + b"\r\n0\r\nX-Trailer: yes\r\n\r\n")
+    assert_value(peer.response(), 17)
+    assert_value(peer.send(post(18)).response(), 18)  # framing intact: the connection goes on
+
+
+@pytest.mark.parametrize(
+    "chunk_line", [b"-1", b"-0", b"+5", b"0x5", b"5_0", b" 5", b"5 5", b"g", b"", b"1" * 17, b"5;" + b"e" * 5000],
+    ids=lambda line: repr(line[:20]),
+)
+def test_a_chunk_size_that_is_not_plain_hex_is_400(service, peer, chunk_line):
+    peer.send(chunked_head() + chunk_line + b"\r\n" + b'{"fib": 1}\r\n0\r\n\r\n')
+    assert_refused(peer, service, 400, "invalid chunked body")
+
+
+def test_chunk_data_not_followed_by_crlf_is_400(service, peer):
+    peer.send(chunked_head() + b'2\r\n{}xx\r\n0\r\n\r\n')
+    assert_refused(peer, service, 400, "not followed by CRLF")
+
+
+def test_chunks_over_the_limit_are_413_before_they_are_read(service, peer):
+    limit = service.max_request_bytes
+    peer.send(chunked_head() + b"%x\r\n" % (limit // 2) + b"x" * (limit // 2) + b"\r\n" + b"%x\r\n" % (limit // 2 + 1))
+    assert_refused(peer, service, 413, f"smaller than {limit} bytes")
+
+
+def test_endless_trailers_are_431(service, peer):
+    peer.send(chunked_head() + b"0\r\n" + b"".join(b"X-T-%d: %s\r\n" % (i, b"t" * 1000) for i in range(MAX_HEADERS + 1)))
+    assert_refused(peer, service, 431, "Too many headers")
+
+
+@pytest.mark.parametrize("coding", ["gzip, chunked", "identity", "chunked, chunked", "gzip"])
+def test_transfer_codings_other_than_chunked_are_501(service, peer, coding):
+    peer.send(f"POST {UDF_PATH} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {coding}\r\n\r\n0\r\n\r\n".encode())
+    assert_refused(peer, service, 501, "is not implemented: use chunked")
+
+
+def test_content_length_with_transfer_encoding_is_400(service, peer):
+    peer.send(chunked_head(extra="Content-Length: 3\r\n") + b"0\r\n\r\n")
+    assert_refused(peer, service, 400, "Content-Length and Transfer-Encoding together")
+
+
+def test_header_fields_over_the_total_limit_are_431(service, peer):
+    field = "X-Pad-{}: " + "a" * (MAX_LINE_BYTES // 2) + "\r\n"
+    peer.send(f"POST {UDF_PATH} HTTP/1.1\r\n".encode() + "".join(field.format(i) for i in range(5)).encode())
+    assert_refused(peer, service, 431, f"more than {MAX_HEADER_BYTES} bytes")
+
+
+def test_read_body_stops_at_the_chunk_line_limit():
+    """A chunk-size line that never ends: at most MAX_CHUNK_LINE_BYTES + 1 bytes are taken from the stream."""
+    stream = io.BufferedReader(io.BytesIO(b"1" * (10 * MAX_CHUNK_LINE_BYTES)))
+    with pytest.raises(BadRequest) as refused:
+        read_body(stream, RequestHeaders([("Transfer-Encoding", "chunked")]), 1 << 20)
+    assert refused.value.status == 400
+    assert len(stream.read()) == 10 * MAX_CHUNK_LINE_BYTES - MAX_CHUNK_LINE_BYTES - 1
 
 
 def test_identical_duplicate_content_lengths_are_one_length(peer):

@@ -4,7 +4,9 @@
 path (one small POST per database row) that was about 40% of the service's CPU. This parser
 reads the same header block with one regular expression per line and refuses what RFC 9112
 says a server must or may refuse (obs-fold, whitespace before the colon, control characters),
-with the limits ``http.client`` applies: 65,536 bytes per line and 100 header fields.
+with the limits ``http.client`` applies: 65,536 bytes per line and 100 header fields, and at most
+131,072 bytes of header fields in all. It also reads bodies, Content-Length or chunked, never
+past a limit: nothing a client sends is buffered without a bound.
 """
 
 import re
@@ -12,6 +14,8 @@ from collections.abc import Iterator
 
 MAX_LINE_BYTES = 65536  # http.client._MAXLINE: a longer header line is a 431
 MAX_HEADERS = 100  # the 101st header field is a 431 (http.client counted the blank line: 99)
+MAX_HEADER_BYTES = 2 * MAX_LINE_BYTES  # all header fields together (or all trailer fields)
+MAX_CHUNK_LINE_BYTES = 4096  # a chunk-size line with its extensions
 
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 # method SP request-target SP HTTP-version, a single digit each side of the dot (RFC 9112 2.3).
@@ -19,6 +23,9 @@ REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e\x80-\xff]+) (HTTP/([
 TOKEN = re.compile(_TOKEN)
 # A field value holds no control character but HTAB (RFC 9110 5.5: CR, LF and NUL are fatal).
 VALUE_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
+# chunk-size [ chunk-ext ] CRLF (RFC 9112 7.1): hex digits only, no sign, no 0x, no underscore.
+CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
 
 
 class BadRequest(Exception):
@@ -137,11 +144,14 @@ def read_headers(rfile) -> RequestHeaders:
     """
     headers = RequestHeaders()
     add = headers.add
-    count = 0
+    count = total = 0
     while True:
         line = rfile.readline(MAX_LINE_BYTES + 1)
         if len(line) > MAX_LINE_BYTES:
             raise BadRequest(431, "Line too long: header line")
+        total += len(line)
+        if total > MAX_HEADER_BYTES:
+            raise BadRequest(431, f"Request header fields too large: more than {MAX_HEADER_BYTES} bytes")
         if line == b"\r\n" or line == b"\n":
             return headers
         if line[-2:] == b"\r\n":
@@ -162,3 +172,66 @@ def read_headers(rfile) -> RequestHeaders:
         if count > MAX_HEADERS:
             raise BadRequest(431, f"Too many headers: got more than {MAX_HEADERS} headers")
         add(name.decode("ascii"), value.decode("latin-1"))
+
+
+def read_body(rfile, headers: RequestHeaders, limit: int) -> bytes:
+    """The request body framed by ``headers``, at most ``limit`` bytes under every framing.
+
+    BadRequest: 400 for malformed framing (both Content-Length and Transfer-Encoding, a bad
+    length or chunk line), 413 past ``limit`` (raised before the oversize part is read), 501
+    for a transfer coding other than chunked. IncompleteRequest: the stream ended first.
+    Either way the connection must close: the rest of the body is unread.
+    """
+    codings = headers.tokens("Transfer-Encoding")
+    if codings:
+        if "Content-Length" in headers:
+            raise BadRequest(400, "Content-Length and Transfer-Encoding together")
+        if codings != ["chunked"]:
+            raise BadRequest(501, f"Transfer-Encoding {', '.join(codings)[:60]!r} is not implemented: use chunked")
+        return _read_chunked(rfile, limit)
+    lengths = {value.strip() for value in headers.get_all("Content-Length") or ()}
+    if not lengths:
+        return b""
+    length = lengths.pop()
+    if lengths or not CONTENT_LENGTH.fullmatch(length):
+        raise BadRequest(400, "invalid Content-Length")
+    if int(length) > limit:
+        raise _too_large(limit)
+    return _read_exactly(rfile, int(length))
+
+
+def _read_chunked(rfile, limit: int) -> bytes:
+    chunks, total = [], 0
+    while True:
+        line = rfile.readline(MAX_CHUNK_LINE_BYTES + 1)
+        if not line.endswith(b"\n"):
+            if len(line) > MAX_CHUNK_LINE_BYTES:
+                raise BadRequest(400, "invalid chunked body: chunk-size line too long")
+            raise IncompleteRequest()
+        match = CHUNK_LINE.fullmatch(line)
+        if match is None:
+            raise BadRequest(400, "invalid chunked body: bad chunk-size line")
+        size = int(match.group(1), 16)
+        if size == 0:
+            read_headers(rfile)  # trailer fields, bounded like header fields, then dropped
+            return b"".join(chunks)
+        total += size
+        if total > limit:
+            raise _too_large(limit)
+        chunks.append(_read_exactly(rfile, size))
+        end = rfile.readline(3)
+        if end not in (b"\r\n", b"\n"):
+            if not end:
+                raise IncompleteRequest()
+            raise BadRequest(400, "invalid chunked body: chunk data not followed by CRLF")
+
+
+def _read_exactly(rfile, size: int) -> bytes:
+    data = rfile.read(size)
+    if len(data) < size:
+        raise IncompleteRequest()
+    return data
+
+
+def _too_large(limit: int) -> BadRequest:
+    return BadRequest(413, f"Request must be smaller than {limit} bytes")

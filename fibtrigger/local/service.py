@@ -6,7 +6,9 @@
 - An API-Gateway-style endpoint, ``POST /{stage}/``: the request becomes a REST proxy (v1)
   event; with ``require_iam`` it must carry a valid SigV4 signature (service execute-api).
 
-``GET /metrics`` returns the counters. Threaded, keep-alive, Nagle off, bounded bodies.
+``GET /metrics`` returns the counters. Threaded, keep-alive, Nagle off. Bounded before any
+authentication: each request's head and body (every transfer encoding), the time a request may
+take to arrive once it began, and the number of connections (a thread each) served at once.
 """
 
 import email.utils
@@ -45,6 +47,13 @@ DEFAULT_FUNCTION_NAMES = ("fibtrigger", "function")
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 # A kept-alive connection (the lambda_sync UDF keeps one per server thread) may idle this long.
 DEFAULT_IDLE_TIMEOUT = 60.0
+# Once a request's first byte arrived, its head and body must all arrive within this (slowloris).
+DEFAULT_REQUEST_TIMEOUT = 30.0
+# Connections served at once, a thread each; more are answered 503 and closed. The local stack's
+# mariadbd (--max-connections=200) keeps at most one per server thread.
+DEFAULT_MAX_CONNECTIONS = 256
+# How often a request that is too slow to arrive is looked for.
+_REAPER_INTERVAL = 0.25
 STOP_GRACE_SECONDS = 5.0
 
 INVOKE_PATH_TEMPLATE = "/2015-03-31/functions/{name}/invocations"
@@ -65,6 +74,8 @@ COUNTERS = (
     "client_errors",  # 4xx answers
     "server_errors",  # 5xx answers
     "auth_failures",  # 403s from the SigV4 check; the handler never ran
+    "connections_refused",  # connections over max_connections, answered 503 and closed
+    "requests_timed_out",  # requests whose head and body did not arrive within request_timeout
 )
 
 
@@ -141,7 +152,9 @@ class LocalLambdaService:
     (a ``(access_key, secret_key)`` pair, a botocore Credentials, or None for this process's
     standard AWS credential chain) is the key pair ``require_iam`` checks signatures against.
     ``handler`` replaces the Fibonacci function with another ``handler(event, context)``.
-    ``log_stream`` receives the function's log lines (None: dropped).
+    ``log_stream`` receives the function's log lines (None: dropped). ``max_request_bytes``
+    bounds each body, ``request_timeout`` the time from a request's first byte to its last,
+    ``max_connections`` the connections served at once.
     """
 
     def __init__(
@@ -158,6 +171,8 @@ class LocalLambdaService:
         log_stream: TextIO | None = None,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         region: str | None = None,
         account_id: str = proxy.LOCAL_ACCOUNT_ID,
@@ -176,8 +191,12 @@ class LocalLambdaService:
         self.require_iam = require_iam
         self.stage = stage
         self.function_names = names
+        if max_connections < 1:
+            raise ConfigurationError(f"max_connections must be at least 1, got {max_connections}")
         self.max_request_bytes = max_request_bytes
         self.idle_timeout = idle_timeout
+        self.request_timeout = request_timeout
+        self.max_connections = max_connections
         self.account_id = account_id
         self.region = region or _default_region()
         self._log_stream = log_stream
@@ -202,6 +221,8 @@ class LocalLambdaService:
         self._connections: set[_RequestHandler] = set()
         self._connections_changed = threading.Condition()
         self._stopping = False
+        self._reaper: threading.Thread | None = None
+        self._reaper_stop = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -218,6 +239,7 @@ class LocalLambdaService:
                 f"cannot listen on {self.host}:{self.requested_port}: {error.strerror or error}"
             ) from None
         server.service = self
+        server.slots = threading.BoundedSemaphore(self.max_connections)
         self._port = server.server_address[1]
         self._stopping = False
         self._server = server
@@ -226,6 +248,9 @@ class LocalLambdaService:
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="lambda-service", daemon=True
         )
         self._thread.start()
+        self._reaper_stop.clear()
+        self._reaper = threading.Thread(target=self._reap_slow_requests, name="lambda-service-reaper", daemon=True)
+        self._reaper.start()
         return self
 
     def stop(self) -> None:
@@ -245,7 +270,10 @@ class LocalLambdaService:
             self._executor.shutdown(wait=True)
         if self._thread is not None:
             self._thread.join()
-        self._server = self._thread = self._executor = None
+        self._reaper_stop.set()
+        if self._reaper is not None:
+            self._reaper.join()
+        self._server = self._thread = self._executor = self._reaper = None
 
     def serve_forever(self, on_ready: Callable[["LocalLambdaService"], None] | None = None) -> None:
         """Serve until SIGINT or SIGTERM (or KeyboardInterrupt), then stop cleanly."""
@@ -306,6 +334,7 @@ class LocalLambdaService:
         body = request.read_body(self.max_request_bytes)
         if body is None:
             return
+        request.arrived()
         invoke = INVOKE_PATH.fullmatch(path)
         if invoke:
             if method != "POST":
@@ -498,11 +527,50 @@ class LocalLambdaService:
             self._connections.discard(connection)
             self._connections_changed.notify_all()
 
+    def _turn_away(self, connection: socket.socket) -> None:
+        """A connection over max_connections: a 503 if the socket takes it at once, then closed."""
+        self._metrics.count(connections_refused=1)
+        try:
+            connection.setblocking(False)
+            connection.send(_BUSY)
+        except OSError:
+            pass
+
+    def _reap_slow_requests(self) -> None:
+        """Hang up on requests that began but did not fully arrive within request_timeout."""
+        while not self._reaper_stop.wait(_REAPER_INTERVAL):
+            now = time.monotonic()
+            with self._connections_changed:
+                late = [c for c in self._connections if c.deadline is not None and c.deadline < now]
+            for connection in late:
+                connection.deadline = None
+                self._metrics.count(requests_timed_out=1)
+                connection.hang_up()
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
     service: LocalLambdaService
+    slots: threading.BoundedSemaphore
+
+    def process_request(self, request, client_address) -> None:
+        """A thread for the connection while one of max_connections is free; else 503 and close."""
+        if not self.slots.acquire(blocking=False):
+            self.service._turn_away(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 class _Server6(_Server):
@@ -518,6 +586,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     busy = False
     keep_alive_requested = False  # HTTP/1.0 with Connection: keep-alive
+    deadline: float | None = None  # when the request being read must have arrived (monotonic)
 
     def setup(self) -> None:
         super().setup()
@@ -528,6 +597,25 @@ class _RequestHandler(BaseHTTPRequestHandler):
             super().finish()
         finally:
             self.server.service._closed(self)
+
+    def handle_one_request(self) -> None:
+        """Wait (up to idle_timeout) for a request's first byte, then give it request_timeout."""
+        try:
+            if not self.rfile.peek(1):
+                self.close_connection = True
+                return
+        except (TimeoutError, OSError):
+            self.close_connection = True
+            return
+        self.deadline = time.monotonic() + self.server.service.request_timeout
+        try:
+            super().handle_one_request()
+        finally:
+            self.deadline = None
+
+    def arrived(self) -> None:
+        """The request's head and body are in: the handler's own time is not the client's."""
+        self.deadline = None
 
     def hang_up(self) -> None:
         """Wake a thread waiting for the next request on this connection, so it exits."""
@@ -594,44 +682,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.server.service._json(self, code, {"message": message})
 
     def read_body(self, limit: int) -> bytes | None:
-        """The request body, or None after answering 400/413 (the connection then closes)."""
-        if (self.headers.get("Transfer-Encoding") or "").strip().lower() == "chunked":
-            return self._read_chunked(limit)
-        lengths = set(self.headers.get_all("Content-Length") or [])
-        if not lengths:
-            return b""
-        length = lengths.pop().strip()
-        if lengths or not length.isdigit():
-            return self._refuse(400, "BadRequest", "invalid Content-Length")
-        if int(length) > limit:
-            return self._refuse(413, "RequestTooLargeException", f"Request must be smaller than {limit} bytes")
-        body = self.rfile.read(int(length))
-        if len(body) < int(length):
+        """The request body, or None after answering 400/413/431/501 or losing the peer (then it closes)."""
+        try:
+            return http_request.read_body(self.rfile, self.headers, limit)
+        except http_request.BadRequest as bad:
+            self.close_connection = True  # the unread body would be taken for the next request
+            self.server.service._aws_error(self, bad.status, _BODY_ERROR_TYPES.get(bad.status, "BadRequest"), bad.message)
+        except (http_request.IncompleteRequest, TimeoutError):
             self.close_connection = True
-            return None
-        return body
-
-    def _read_chunked(self, limit: int) -> bytes | None:
-        chunks, total = [], 0
-        while True:
-            line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";")[0].strip(), 16)
-            except ValueError:
-                return self._refuse(400, "BadRequest", "invalid chunked body")
-            if size == 0:
-                while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(chunks)
-            total += size
-            if total > limit:
-                return self._refuse(413, "RequestTooLargeException", f"Request must be smaller than {limit} bytes")
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
-
-    def _refuse(self, status: int, error_type: str, message: str) -> None:
-        self.close_connection = True  # the unread body would be taken for the next request
-        self.server.service._aws_error(self, status, error_type, message)
         return None
 
     def header_lists(self) -> dict[str, list[str]]:
@@ -672,6 +730,12 @@ def _header_text(value: object) -> str:
 
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
+_BODY_ERROR_TYPES = {413: "RequestTooLargeException", 501: "NotImplemented"}
+_BUSY_BODY = b'{"message":"the local Lambda service is serving its maximum of connections"}'
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY)
+)
 _compact_json = json.JSONEncoder(separators=(",", ":")).encode
 _date_cache: tuple[int, str] = (0, "")
 
