@@ -78,6 +78,10 @@ class AwsOperationUnsupported(AwsError):
     """The endpoint (an emulator such as moto) does not implement an AWS operation."""
 
 
+class AwsEndpointFault(AwsError):
+    """The endpoint failed on its side: a 5xx answer, or one that is not an AWS response at all."""
+
+
 class UnsupportedCluster(AwsError):
     """The cluster is not Aurora MySQL 3 (aurora-mysql 8.0), which the Lambda trigger needs."""
 

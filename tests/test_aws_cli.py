@@ -4,6 +4,7 @@ import re
 
 import boto3
 import pytest
+from moto import mock_aws
 
 from fibtrigger.cli import aws_commands, main
 from test_aws_deploy import ACCOUNT, CLUSTER, REGION, aws_env, create_cluster, inventory, moto  # noqa: F401
@@ -96,6 +97,25 @@ def test_a_missing_region_is_one_line(aws_env, monkeypatch, capsys):  # noqa: F8
     code, out, err = run(capsys, "deploy")
     assert (code, out) == (2, "")
     assert err.startswith("fibtrigger: no AWS region: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "variables, argv, region",
+    [
+        ({"AWS_REGION": "eu-central-1"}, [], "eu-central-1"),
+        ({"AWS_REGION": "eu-central-1", "AWS_DEFAULT_REGION": "eu-west-2"}, [], "eu-central-1"),
+        ({"AWS_DEFAULT_REGION": "eu-west-2"}, [], "eu-west-2"),
+        ({"AWS_REGION": "eu-central-1"}, ["--region", "ap-south-1"], "ap-south-1"),
+    ],
+)
+def test_the_region_is_found_as_the_aws_cli_v2_finds_it(aws_env, monkeypatch, capsys, variables, argv, region):  # noqa: F811
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        code, out, err = run(capsys, "plan", *argv)
+    assert (code, err) == (0, "")
+    assert out.startswith(f"Plan for fibtrigger-test in {region} (account {ACCOUNT}):\n")
 
 
 def test_an_unknown_profile_is_one_line(aws_env, capsys):  # noqa: F811

@@ -185,6 +185,38 @@ def test_cli_bad_input_is_one_line_exit_2(service, capsys, argument):
     assert service.metrics()["requests"] == 0
 
 
+def test_the_client_and_the_function_name_the_same_limit(service, capsys, aws_environment):
+    """Refused here (below 0, above the hard cap) or by the function (above its limit): one limit."""
+    for argument in ("-1", "313", "10001"):
+        assert main(["invoke", argument, "--function", "fibtrigger"]) == 2
+        assert one_line_error(capsys) == f"fibtrigger: fib must be between 0 and 312, got {argument}"
+    assert service.metrics()["requests"] == 1  # only 313 asked the function
+    aws_environment.setenv("FIBTRIGGER_LAMBDA_MAX_FIB", "400")  # the client's environment, the function's limit
+    assert main(["invoke", "-1", "--url", service.api_url]) == 2
+    assert one_line_error(capsys) == "fibtrigger: fib must be between 0 and 400, got -1"
+
+
+@pytest.mark.parametrize(
+    "function", ["arn:aws:lambda:bad", "arn:aws:s3:::bucket", "fib trigger", "a:b:c:d:e", "x" * 65, ""],
+)
+def test_a_malformed_function_is_refused_before_any_request(service, capsys, function):
+    assert main(["invoke", "1", "--function", function]) == 2
+    assert one_line_error(capsys).startswith(f"fibtrigger: --function {function!r} is not a function name")
+    with pytest.raises(InvalidArgument):
+        invoke_function(function, 1)
+    assert service.metrics()["requests"] == 0
+
+
+def test_the_region_comes_from_aws_region_first(service, aws_environment):
+    aws_environment.delenv("AWS_DEFAULT_REGION")
+    aws_environment.setenv("AWS_REGION", "eu-west-3")
+    assert invoke_function("fibtrigger", 5) == 5
+    aws_environment.delenv("AWS_REGION")
+    with pytest.raises(ConfigurationError, match="no AWS region: set AWS_REGION"):
+        invoke_function("fibtrigger", 1)
+    assert invoke_function("arn:aws:lambda:eu-west-3:123456789012:function:fibtrigger", 6) == 8
+
+
 def test_cli_errors_are_one_line(service, capsys):
     assert main(["invoke", "313", "--function", "fibtrigger"]) == 2
     assert one_line_error(capsys) == "fibtrigger: fib must be between 0 and 312, got 313"
@@ -209,7 +241,7 @@ def run_cli(*args, env=None, timeout=60):
 def test_cli_subprocess_bad_input():
     done = run_cli("invoke", "seven", "--url", "http://127.0.0.1:9/test/")
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.strip() == "fibtrigger: fib must be an integer between 0 and 10000, got 'seven'"
+    assert done.stderr.strip() == "fibtrigger: fib must be an integer between 0 and 312, got 'seven'"
 
 
 def start_server(*options, env):

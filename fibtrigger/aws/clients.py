@@ -7,6 +7,7 @@ Clients are created from the session without ``endpoint_url``, so botocore appli
 against a local emulator).
 """
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -23,10 +24,12 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ProfileNotFound,
 )
+from botocore.parsers import ResponseParserError
 
 from ..errors import (
     AwsAccessDenied,
     AwsCredentialsMissing,
+    AwsEndpointFault,
     AwsError,
     AwsOperationUnsupported,
     ConfigurationError,
@@ -126,10 +129,16 @@ def role_not_ready_or_busy(error: ClientError) -> bool:
     return role_not_ready(error) or function_busy(error)
 
 
+def environment_region() -> str | None:
+    """``AWS_REGION``, else ``AWS_DEFAULT_REGION``: the AWS CLI v2's order (botocore reads only the second)."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+
+
 def session_for(profile: str | None = None, region: str | None = None) -> boto3.Session:
-    """A session from the standard chain; ``profile``/``region`` override it like the AWS CLI's flags."""
+    """A session from the standard chain. As in the AWS CLI v2, ``--region`` wins, then ``AWS_REGION``,
+    then ``AWS_DEFAULT_REGION``, then the profile's region; ``profile`` overrides ``AWS_PROFILE``."""
     try:
-        return boto3.Session(profile_name=profile, region_name=region)
+        return boto3.Session(profile_name=profile, region_name=region or environment_region())
     except ProfileNotFound as error:
         raise ConfigurationError(f"AWS profile not found: {error.kwargs.get('profile', profile)}") from None
 
@@ -145,6 +154,8 @@ class AwsClients:
         self._identity: Identity | None = None
         # Our retries use the injected sleep; botocore's own stay on for transient network errors.
         self._config = Config(retries={"mode": "standard", "max_attempts": 3})
+        # The HTTP status of the last answer, for answers botocore cannot parse (an HTML error page).
+        self._last_status: int | None = None
 
     @property
     def region(self) -> str:
@@ -155,10 +166,15 @@ class AwsClients:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             try:
-                self._clients[service] = self.session.client(service, region_name=self.region, config=self._config)
+                client = self.session.client(service, region_name=self.region, config=self._config)
             except NoRegionError:
                 raise ConfigurationError(NO_REGION_MESSAGE) from None
+            client.meta.events.register("before-parse", self._remember_status)
+            self._clients[service] = client
         return self._clients[service]
+
+    def _remember_status(self, response_dict: dict | None = None, **_: Any) -> None:
+        self._last_status = (response_dict or {}).get("status_code")
 
     def call(
         self,
@@ -183,7 +199,7 @@ class AwsClients:
                 retryable = is_throttling(error) or (retry_if is not None and retry_if(error))
                 if not retryable or retry == self.backoff.attempts - 1:
                     raise self.translate(service, operation, error) from error
-            except (BotoCoreError, NotImplementedError) as error:
+            except (BotoCoreError, ResponseParserError, NotImplementedError) as error:
                 raise self.translate(service, operation, error) from error
             self.sleep(self.backoff.delay(retry))
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
@@ -194,7 +210,7 @@ class AwsClients:
         try:
             for page in paginator.paginate(**kwargs):
                 yield from page.get(key, [])
-        except (ClientError, BotoCoreError, NotImplementedError) as error:
+        except (ClientError, BotoCoreError, ResponseParserError, NotImplementedError) as error:
             raise self.translate(service, operation, error) from error
 
     def identity(self) -> Identity:
@@ -242,6 +258,9 @@ class AwsClients:
             return AwsCredentialsMissing(NO_CREDENTIALS_MESSAGE)
         if isinstance(error, NotImplementedError):
             return AwsOperationUnsupported(f"{action} is not implemented by this endpoint: {error}")
+        if isinstance(error, ResponseParserError):
+            status = f"HTTP {self._last_status}" if self._last_status else "an answer"
+            return AwsEndpointFault(f"{action}: the endpoint answered {status} that is not an AWS response")
         if isinstance(error, EndpointConnectionError):
             return AwsError(f"{action}: cannot reach {error.kwargs.get('endpoint_url', 'the AWS endpoint')}")
         if not isinstance(error, ClientError):
@@ -254,4 +273,6 @@ class AwsClients:
             return AwsCredentialsMissing(f"AWS rejected the credentials for {action}: {code}: {message}")
         if code in UNSUPPORTED_CODES or status == 501:
             return AwsOperationUnsupported(f"{action} is not implemented by this endpoint: {message}")
+        if isinstance(status, int) and status >= 500:
+            return AwsEndpointFault(f"{action} failed: HTTP {status}: {code}: {message}")
         return AwsError(f"{action} failed: {code}: {message}")

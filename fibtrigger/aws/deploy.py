@@ -16,7 +16,7 @@ import boto3
 
 from . import aurora, policies
 from . import package as lambda_package
-from .clients import API_MISSING, IAM_MISSING, AwsClients, Sleep, role_not_ready_or_busy
+from .clients import API_MISSING, IAM_MISSING, AwsClients, Sleep, role_not_ready_or_busy, session_for
 from .destroy import destroy_stack
 from .package import Package
 from .report import Recorder, Report
@@ -327,7 +327,7 @@ class _Deployment:
 
 def _stack(settings: StackSettings | None, session: boto3.Session | None, sleep: Sleep,
            package: Package | None = None) -> Stack:
-    return Stack(AwsClients(session or boto3.Session(), sleep), settings or StackSettings(), package)
+    return Stack(AwsClients(session or session_for(), sleep), settings or StackSettings(), package)
 
 
 def plan(settings: StackSettings | None = None, *, session: boto3.Session | None = None,

@@ -9,9 +9,17 @@ boto3 is imported on first use, so that other CLI commands start fast.
 """
 
 import json
+import os
 import re
 
-from fibtrigger.lambda_function.contract import LAMBDA_HARD_MAX_FIB, RANGE_MESSAGE, ArgumentError, check_fib
+from fibtrigger.lambda_function.contract import (
+    LAMBDA_HARD_MAX_FIB,
+    RANGE_MESSAGE,
+    ArgumentError,
+    check_fib,
+    parse_fib_text,
+)
+from fibtrigger.lambda_function.settings import SettingError, max_fib
 
 from ..errors import (
     BackendError,
@@ -40,12 +48,37 @@ DENIED_CODES = {
 _RANGE_PREFIX = RANGE_MESSAGE.split("{", 1)[0]
 
 
-def checked(n: object) -> int:
-    """``n`` if it is an integer the function could accept (0..hard cap); the deployed function
-    applies its own, possibly lower, limit."""
+def stated_limit() -> int:
+    """The limit a refusal names: the function's own with this environment
+    (``FIBTRIGGER_LAMBDA_MAX_FIB``, else 312), so that the client and the function say the same."""
     try:
-        return check_fib(n, LAMBDA_HARD_MAX_FIB)
+        return max_fib(os.environ)
+    except SettingError as error:
+        raise ConfigurationError(str(error)) from None
+
+
+def checked(n: object) -> int:
+    """``n`` if it is an integer the function could accept. Below 0, above the hard cap or not an
+    integer is refused here, naming :func:`stated_limit`; above that limit but within the hard cap
+    goes to the function, whose limit may be higher and whose answer then names it."""
+    return _checked(lambda limit: check_fib(n, limit))
+
+
+def parse_argument(text: str) -> int:
+    """A command-line N, with :func:`checked`'s rules and messages."""
+    return _checked(lambda limit: parse_fib_text(text, limit))
+
+
+def _checked(check) -> int:
+    limit = stated_limit()
+    try:
+        return check(limit)
     except ArgumentError as error:
+        if error.out_of_range:
+            try:
+                return check(LAMBDA_HARD_MAX_FIB)
+            except ArgumentError:
+                pass
         raise (ResultOutOfRange if error.out_of_range else InvalidArgument)(str(error)) from None
 
 
@@ -103,6 +136,7 @@ def invoke_function(
 ) -> int:
     """Invoke the function (name, partial ARN or ARN) with ``{"fib": n}``; return the exact value."""
     n = checked(n)
+    region = function_region(name_or_arn)
     import boto3
     from botocore.config import Config
     from botocore.exceptions import (
@@ -116,8 +150,10 @@ def invoke_function(
     )
     from botocore.exceptions import ConnectionError as BotoConnectionError
 
-    session = session or boto3.Session()
-    region = _arn_region(name_or_arn) or session.region_name
+    from .clients import session_for
+
+    session = session or session_for()
+    region = region or session.region_name
     config = Config(
         retries={"max_attempts": max_attempts, "mode": "standard"},
         connect_timeout=min(timeout, 10.0),
@@ -128,7 +164,7 @@ def invoke_function(
         response = client.invoke(FunctionName=name_or_arn, Payload=json.dumps({"fib": n}).encode())
         payload = response["Payload"].read()
     except NoRegionError:
-        raise ConfigurationError("no AWS region: set AWS_DEFAULT_REGION, or pass the function's full ARN") from None
+        raise ConfigurationError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or pass the function's full ARN") from None
     except NoCredentialsError:
         raise ConfigurationError(
             "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
@@ -206,9 +242,18 @@ def _message(body: bytes) -> str:
     return _preview(body)
 
 
-def _arn_region(name_or_arn: str) -> str | None:
-    parts = name_or_arn.split(":")
-    return parts[3] if len(parts) >= 7 and parts[0] == "arn" and parts[3] else None
+def function_region(name_or_arn: str) -> str | None:
+    """The region a function ARN names (None for a name or partial ARN); a malformed one is refused
+    here, before any network call."""
+    from ..local.service import FunctionName, parse_function_name
+
+    try:
+        return parse_function_name(name_or_arn)[2] or None
+    except FunctionName:
+        raise InvalidArgument(
+            f"--function {name_or_arn[:140]!r} is not a function name, partial ARN "
+            "(ACCOUNT:function:NAME) or ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"
+        ) from None
 
 
 def _preview(data: bytes) -> str:

@@ -5,11 +5,8 @@ import sys
 
 import click
 
-from fibtrigger.lambda_function.contract import LAMBDA_HARD_MAX_FIB, ArgumentError, parse_fib_text
-
 from ..aws import invoke as client
 from ..aws import package as lambda_package
-from ..errors import InvalidArgument, ResultOutOfRange
 from ..local.service import (
     DEFAULT_FUNCTION_NAMES,
     DEFAULT_HOST,
@@ -97,12 +94,9 @@ def invoke(n: str, url: str | None, function: str | None) -> None:
     """
     if url and function:
         raise click.UsageError("pass --url or --function, not both")
-    try:
-        argument = parse_fib_text(n, LAMBDA_HARD_MAX_FIB)
-    except ArgumentError as error:
-        raise (ResultOutOfRange if error.out_of_range else InvalidArgument)(str(error)) from None
+    argument = client.parse_argument(n)
     if url:
         value = client.invoke_url(url, argument)
     else:
-        value = client.invoke_function(function or client.DEFAULT_FUNCTION, argument)
+        value = client.invoke_function(client.DEFAULT_FUNCTION if function is None else function, argument)
     click.echo(value)
