@@ -6,10 +6,10 @@ import sys
 
 import boto3
 import pytest
-from moto_server_process import ACCOUNT, REGION, environment, start, stop
 
 from fibtrigger.aws.stack import TAG_STACK
 from fibtrigger.cli import main
+from moto_server_process import ACCOUNT, REGION, environment, start, stop
 
 CLUSTER = "fib-aurora"
 
@@ -45,8 +45,11 @@ def tagged_leftovers(url: str, stack: str) -> dict[str, list[str]]:
 
     groups = logs.describe_log_groups()["logGroups"]
     alarms = cloudwatch.describe_alarms()["MetricAlarms"]
+    parameter_groups = rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
     return {
-        "roles": [r["RoleName"] for r in iam.list_roles()["Roles"] if ours(iam.list_role_tags(RoleName=r["RoleName"])["Tags"])],
+        "roles": [
+            r["RoleName"] for r in iam.list_roles()["Roles"] if ours(iam.list_role_tags(RoleName=r["RoleName"])["Tags"])
+        ],
         "groups": [g["GroupName"] for g in iam.list_groups()["Groups"] if g["Path"] == f"/{stack}/"],
         "functions": [
             f["FunctionName"] for f in lam.list_functions()["Functions"]
@@ -54,11 +57,12 @@ def tagged_leftovers(url: str, stack: str) -> dict[str, list[str]]:
         ],
         "apis": [a["name"] for a in api.get_rest_apis()["items"] if ours(a.get("tags"))],
         "parameter_groups": [
-            g["DBClusterParameterGroupName"] for g in rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
+            g["DBClusterParameterGroupName"] for g in parameter_groups
             if ours(rds.list_tags_for_resource(ResourceName=g["DBClusterParameterGroupArn"])["TagList"])
         ],
         "log_groups": [
-            g["logGroupName"] for g in groups if ours(logs.list_tags_for_resource(resourceArn=g["arn"].removesuffix(":*"))["tags"])
+            g["logGroupName"] for g in groups
+            if ours(logs.list_tags_for_resource(resourceArn=g["arn"].removesuffix(":*"))["tags"])
         ],
         "alarms": [
             a["AlarmName"] for a in alarms if ours(cloudwatch.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"])
@@ -68,7 +72,9 @@ def tagged_leftovers(url: str, stack: str) -> dict[str, list[str]]:
     }
 
 
-def test_destroy_after_deploy_with_a_cluster_finishes_and_leaves_nothing_tagged(moto_server, tmp_path, monkeypatch, capsys):
+def test_destroy_after_deploy_with_a_cluster_finishes_and_leaves_nothing_tagged(
+    moto_server, tmp_path, monkeypatch, capsys
+):
     # AWS_REGION alone, as the README says: botocore by itself reads only AWS_DEFAULT_REGION.
     env = environment(moto_server, tmp_path, AWS_REGION=REGION)
     for name in [name for name in os.environ if name.startswith("AWS_")]:
@@ -100,7 +106,9 @@ def test_destroy_after_deploy_with_a_cluster_finishes_and_leaves_nothing_tagged(
 
 def test_an_unparsable_answer_on_a_required_step_is_one_line(moto_server, tmp_path):
     """Every operation: an answer that is no AWS response becomes one line, exit 1, no traceback."""
-    env = environment(moto_server, tmp_path, AWS_DEFAULT_REGION=REGION, AWS_ENDPOINT_URL_STS=moto_server + "/nothing-here")
+    env = environment(
+        moto_server, tmp_path, AWS_DEFAULT_REGION=REGION, AWS_ENDPOINT_URL_STS=moto_server + "/nothing-here"
+    )
     done = fibtrigger(env, "aws", "plan", "--name", "broken")
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -137,7 +137,6 @@ def invoke_function(
     """Invoke the function (name, partial ARN or ARN) with ``{"fib": n}``; return the exact value."""
     n = checked(n)
     region = function_region(name_or_arn)
-    import boto3
     from botocore.config import Config
     from botocore.exceptions import (
         BotoCoreError,
@@ -164,7 +163,9 @@ def invoke_function(
         response = client.invoke(FunctionName=name_or_arn, Payload=json.dumps({"fib": n}).encode())
         payload = response["Payload"].read()
     except NoRegionError:
-        raise ConfigurationError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or pass the function's full ARN") from None
+        raise ConfigurationError(
+            "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or pass the function's full ARN"
+        ) from None
     except NoCredentialsError:
         raise ConfigurationError(
             "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
