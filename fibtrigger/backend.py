@@ -7,15 +7,16 @@ DROP TRIGGER invalidates the table's cached definition, so connections that
 already had the table open use the new triggers from their next statement; no
 FLUSH TABLES is needed (tests/test_backend_lambda.py checks this).
 
-It is also an Alembic operation: revision 0002 installs ``fiblambda`` and its
-downgrade returns to `sql`; a project that wants its backend in its migration
-history writes ``op.swap_backend("lambda", function_arn=...)`` in a revision.
+It is also an Alembic operation (fibtrigger.schema.operations): revision 0002
+installs ``fiblambda`` and its downgrade returns to `sql`; a project that wants
+its backend in its migration history writes
+``op.swap_backend("lambda", function_arn=...)`` in a revision.
 """
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from alembic.operations import MigrateOperation, Operations
 from sqlalchemy import exc
 from sqlalchemy.engine import URL, Connection
 
@@ -93,6 +94,17 @@ def backend_of(connection: Connection) -> BackendState:
     return state
 
 
+def backend_in(bodies: Mapping[str, str]) -> BackendState:
+    """The backend the trigger bodies (name -> body) point at, even when one of them was edited
+    by hand: the first one fibtrigger recognises, else sql (the backend revision 0001 installs).
+    The drift check compares the live triggers against this backend's declared ones."""
+    for trigger in triggers_for(BackendState(SQL)):
+        state = _state_of(bodies.get(trigger.name, ""))
+        if state is not None:
+            return state
+    return BackendState(SQL)
+
+
 def _state_of(body: str) -> BackendState | None:
     """The backend of one trigger body: its single `SET NEW.value = ...` after the argument check."""
     if mysql.ARGUMENT_CHECK not in body:
@@ -133,18 +145,36 @@ def lambda_sync_available(connection: Connection) -> bool:
 # ---- swapping ---------------------------------------------------------------
 
 
+def check_target(target: BackendState) -> BackendState:
+    if target.name == LAMBDA:
+        check_function_arn(target.function_arn)
+    elif target != BackendState(SQL):
+        raise ConfigurationError(f"unknown backend {target.name!r}; choose one of: {', '.join(BACKENDS)}")
+    return target
+
+
+def swap_statements(
+    target: BackendState, lock_wait_seconds: int = DEFAULT_LOCK_WAIT_SECONDS
+) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """(lock, replace both triggers, unlock): the statements of a swap to ``target``.
+    The unlock runs even when a replacement fails."""
+    lock = (mysql.SET_LOCK_WAIT_TIMEOUT.format(seconds=lock_wait_seconds), mysql.LOCK_TABLE)
+    replace = tuple(statement for trigger in triggers_for(target) for statement in trigger.replace_sql())
+    return lock, replace, mysql.UNLOCK_TABLES
+
+
 def swap(
     connection: Connection,
     target: BackendState,
     *,
     lock_wait_seconds: int = DEFAULT_LOCK_WAIT_SECONDS,
+    execute: Callable[[str], object] | None = None,
 ) -> SwapResult:
-    """Make the triggers use ``target``; a no-op when they already do."""
+    """Make the triggers use ``target``; a no-op when they already do. ``execute`` runs each
+    statement of the swap (default: on ``connection``; the Alembic operation passes its own)."""
     _require_mysql(connection)
-    if target.name == LAMBDA:
-        check_function_arn(target.function_arn)
-    elif target != BackendState(SQL):
-        raise ConfigurationError(f"unknown backend {target.name!r}; choose one of: {', '.join(BACKENDS)}")
+    check_target(target)
+    run = execute or connection.exec_driver_sql
     try:
         before = backend_of(connection)
     except ConfigurationError:
@@ -156,14 +186,14 @@ def swap(
             "this server has no lambda_sync function: the lambda backend needs Aurora MySQL "
             "(which has it built in) or the local lambda_sync (`fibtrigger local up`); the backend stays sql"
         )
-    triggers = triggers_for(target)
-    connection.exec_driver_sql(mysql.SET_LOCK_WAIT_TIMEOUT.format(seconds=lock_wait_seconds))
-    connection.exec_driver_sql(mysql.LOCK_TABLE)
+    lock, replace, unlock = swap_statements(target, lock_wait_seconds)
+    for statement in lock:
+        run(statement)
     try:
-        for trigger in triggers:
-            trigger.replace(connection)
+        for statement in replace:
+            run(statement)
     finally:
-        connection.exec_driver_sql(mysql.UNLOCK_TABLES)
+        run(unlock)
     return SwapResult(before or BackendState("unknown"), target)
 
 
@@ -209,30 +239,3 @@ def _with_connection(url, action):
         raise translate(error, url) from None
     finally:
         engine.dispose()
-
-
-# ---- the Alembic operation ------------------------------------------------------
-
-
-@Operations.register_operation("swap_backend")
-class SwapBackendOp(MigrateOperation):
-    """``op.swap_backend("lambda", function_arn=ARN)`` or ``op.swap_backend("sql")`` in a revision."""
-
-    def __init__(self, backend: str, function_arn: str | None = None) -> None:
-        self.backend = backend
-        self.function_arn = function_arn
-
-    @classmethod
-    def swap_backend(cls, operations, backend: str, function_arn: str | None = None):
-        return operations.invoke(cls(backend, function_arn))
-
-    def reverse(self):
-        return SwapBackendOp(SQL)
-
-
-@Operations.implementation_for(SwapBackendOp)
-def _swap_backend(operations, operation: SwapBackendOp) -> None:
-    bind = operations.get_bind()
-    if bind.dialect.name not in ("mysql", "mariadb"):
-        return  # SQLite has one backend
-    swap(bind, BackendState(operation.backend, operation.function_arn))

@@ -1,5 +1,6 @@
 """Alembic, driven from Python: the twin of `fibtrigger migrate` and `alembic upgrade head`."""
 
+import io
 from pathlib import Path
 
 from alembic import command
@@ -36,6 +37,29 @@ def upgrade(url: str | URL | None = None, revision: str = "head") -> str | None:
     config = alembic_config(url)
     _run(command.upgrade, config, revision)
     return current(url)
+
+
+def upgrade_sql(url: str | URL | None = None, revision: str = "head") -> str:
+    """The upgrade as a SQL script for the URL's dialect, without connecting (``alembic upgrade
+    head --sql``): for MySQL, `mariadb DBNAME < script.sql` applies it. ``revision`` may be a
+    range, ``0001:head``, to start from a revision the database already has."""
+    return _script(command.upgrade, url, revision)
+
+
+def downgrade_sql(url: str | URL | None = None, revision: str = "head:base") -> str:
+    """The downgrade as a SQL script (``alembic downgrade head:base --sql``)."""
+    return _script(command.downgrade, url, revision)
+
+
+def _script(action, url, revision: str) -> str:
+    config = alembic_config(url)
+    buffer = io.StringIO()
+    config.attributes["output_buffer"] = buffer
+    try:
+        action(config, revision, sql=True)
+    except Exception as error:
+        raise translate(error, config.attributes["url"]) from None
+    return buffer.getvalue()
 
 
 def downgrade(url: str | URL | None = None, revision: str = "base") -> str | None:

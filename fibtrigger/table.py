@@ -10,7 +10,7 @@ from sqlalchemy.engine import URL, Engine
 
 from fibtrigger.lambda_function.contract import ArgumentError, check_fib, describe
 
-from . import liveness, migrate
+from . import liveness
 from .config import database_url, masked, raw_url
 from .database import lost_connection, make_engine, translate, translate_insert
 from .errors import InvalidArgument, ResultMismatch, ResultOutOfRange
@@ -106,6 +106,8 @@ class FibonacciTable:
                 cursor = connection.cursor()
                 cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fibonacci'")
                 if cursor.fetchone() is None:
+                    from . import migrate  # Alembic loads only when a database needs installing
+
                     migrate.upgrade(self.url)
                 self._returning = False
             else:

@@ -1,26 +1,49 @@
-"""Alembic environment: the URL comes from fibtrigger, never from alembic.ini."""
+"""Alembic environment: the URL comes from fibtrigger, never from alembic.ini.
+
+Which database: ``alembic -x url=URL ...``, else the URL fibtrigger.migrate
+passes, else FIBTRIGGER_DATABASE_URL, else ./fibtrigger.db. ``--sql`` (offline)
+writes a script for the URL's dialect without connecting.
+"""
 
 from logging.config import fileConfig
 
 from alembic import context
 
+import fibtrigger.schema.operations as object_operations  # registers op.create_object & co., and their autogenerate
 from fibtrigger.config import database_url
+from fibtrigger.database import with_driver
 from fibtrigger.migrate import migration_engine
+from fibtrigger.schema import dialect_module
 
 config = context.config
 if config.config_file_name is not None:
     fileConfig(config.config_file_name)
 
-url = config.attributes.get("url") or database_url()
+url = with_driver(database_url(context.get_x_argument(as_dictionary=True).get("url") or config.attributes.get("url")))
+target_metadata = dialect_module(url.get_backend_name()).METADATA
+target_metadata.info[object_operations.METADATA_KEY] = True
+
+
+def include_object(item, name, type_, reflected, compare_to) -> bool:
+    """Only the declared tables, and those only when the database has them: a missing one is
+    created by op.create_object (CREATE TABLE as declared, INVISIBLE key and all)."""
+    return type_ != "table" or compare_to is not None
+
+
+options = dict(target_metadata=target_metadata, include_object=include_object)
 
 if context.is_offline_mode():
-    context.configure(url=url, literal_binds=True)
+    output_buffer = config.attributes.get("output_buffer")
+    if output_buffer is not None:
+        options["output_buffer"] = output_buffer
+    # Named paramstyle: a literal % stays one % in the script (the stock template does the same).
+    context.configure(url=url, literal_binds=True, dialect_opts={"paramstyle": "named"}, **options)
     with context.begin_transaction():
         context.run_migrations()
 else:
     engine = migration_engine(url)
     with engine.connect() as connection:
-        context.configure(connection=connection)
+        context.configure(connection=connection, **options)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

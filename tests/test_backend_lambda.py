@@ -20,6 +20,7 @@ from sqlalchemy import create_engine
 
 from conftest import count_rows
 from fibonacci_numbers import fibonacci
+import fibtrigger.schema.operations  # noqa: F401  (registers op.swap_backend)
 from fibtrigger import backend, doctor, migrate
 from fibtrigger.backend import BackendState
 from fibtrigger.cli import cli

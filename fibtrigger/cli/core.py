@@ -14,10 +14,19 @@ from .app import cli, url_of
 
 
 @cli.command()
+@click.option(
+    "--sql",
+    "as_sql",
+    is_flag=True,
+    help="Print the upgrade as a SQL script for the mysql/mariadb client instead of running it (no connection).",
+)
 @click.pass_context
-def migrate(ctx: click.Context) -> None:
+def migrate(ctx: click.Context, as_sql: bool) -> None:
     """Upgrade the schema to head (table, fibcomp, triggers)."""
     url = database_url(url_of(ctx))
+    if as_sql:
+        click.echo(migrations.upgrade_sql(url), nl=False)
+        return
     revision = migrations.upgrade(url)
     click.echo(f"{masked(url)} is at revision {revision}")
 

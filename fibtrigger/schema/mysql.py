@@ -7,6 +7,10 @@ chosen in ``fibtrigger.table`` by ``supports_returning``.
 
 from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB, RANGE_MESSAGE
 
+from sqlalchemy import Column, Integer, MetaData, Numeric
+from sqlalchemy import Table as MetadataTable
+from sqlalchemy.dialects.mysql import BIGINT
+
 from .objects import StoredFunction, Table, Trigger
 
 MAX_FIB = DECIMAL65_MAX_FIB
@@ -20,6 +24,20 @@ FIBONACCI = Table(
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT INVISIBLE,
   PRIMARY KEY (id)""",
     options=" ENGINE=InnoDB",
+)
+
+# The same table as SQLAlchemy metadata, for Alembic's autogenerate and `alembic check`
+# (migrations/env.py). tests/test_drift.py checks that a migrated database compares clean
+# against it. SQLAlchemy cannot spell INVISIBLE; its reflection of MariaDB and MySQL
+# drops the keyword (and the AUTO_INCREMENT after it), and Alembic compares neither.
+METADATA = MetaData()
+MetadataTable(
+    TABLE_NAME,
+    METADATA,
+    Column("fib", Integer, nullable=True),
+    Column("value", Numeric(65, 0), nullable=False),
+    Column("id", BIGINT(unsigned=True), primary_key=True, autoincrement=True, info={"invisible": True}),
+    mysql_engine="InnoDB",
 )
 
 # Iterative and exact (benchmarks/ measures it against the seed's one-addition
@@ -175,10 +193,15 @@ END""",
 # Created by revision 0002; the triggers start on the sql backend.
 BACKEND_OBJECTS = (FIBLAMBDA,)
 
+# What revision head declares besides the triggers, whose bodies follow the backend
+# (backend.triggers_for): the drift check compares the server against these.
+HEAD_OBJECTS = (FIBONACCI, FIBCOMP, FIBLAMBDA)
+
 # DROP and CREATE TRIGGER under LOCK TABLES ... WRITE (both MySQL 8.0 and
 # MariaDB allow it on a write-locked table): concurrent inserts wait for the
 # lock instead of running between the DROP and the CREATE without a trigger.
-LOCK_TABLE = "LOCK TABLES fibonacci WRITE"
+LOCK_TABLE_WRITE = "LOCK TABLES {table} WRITE"
+LOCK_TABLE = LOCK_TABLE_WRITE.format(table=TABLE_NAME)
 UNLOCK_TABLES = "UNLOCK TABLES"
 SET_LOCK_WAIT_TIMEOUT = "SET SESSION lock_wait_timeout = {seconds:d}"
 
@@ -199,3 +222,20 @@ SELECT_UDF_LIBRARY = "SELECT dl FROM mysql.func WHERE name = 'lambda_sync'"
 CREATE_UDF = "CREATE FUNCTION lambda_sync RETURNS STRING SONAME '{library}'"
 DROP_UDF = "DROP FUNCTION IF EXISTS lambda_sync"
 CREATE_DATABASE = "CREATE DATABASE IF NOT EXISTS `{name}`"
+
+# The drift check reads the live definitions (what SHOW CREATE shows, in columns).
+SELECT_FUNCTIONS = (
+    "SELECT ROUTINE_NAME, DTD_IDENTIFIER, IS_DETERMINISTIC, SQL_DATA_ACCESS, SECURITY_TYPE, ROUTINE_COMMENT, "
+    "ROUTINE_DEFINITION FROM information_schema.ROUTINES "
+    "WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'FUNCTION'"
+)
+SELECT_FUNCTION_PARAMETERS = (
+    "SELECT SPECIFIC_NAME, PARAMETER_NAME, DTD_IDENTIFIER FROM information_schema.PARAMETERS "
+    "WHERE SPECIFIC_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'FUNCTION' AND ORDINAL_POSITION > 0 "
+    "ORDER BY SPECIFIC_NAME, ORDINAL_POSITION"
+)
+SELECT_TRIGGERS = (
+    "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_STATEMENT "
+    "FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY TRIGGER_NAME"
+)
+SELECT_TABLES = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"

@@ -5,6 +5,9 @@ trigger rejects bad input and an AFTER trigger fills in the value with a
 recursive CTE. RAISE takes only a literal message, so there is one per case.
 """
 
+from sqlalchemy import Column, Integer, MetaData
+from sqlalchemy import Table as MetadataTable
+
 from fibtrigger.lambda_function.contract import INT64_MAX_FIB, RANGE_MESSAGE
 
 from .objects import Table, Trigger
@@ -14,6 +17,10 @@ TABLE_NAME = "fibonacci"
 
 # The implicit rowid is the facade's key: it never shows in SELECT *.
 FIBONACCI = Table(TABLE_NAME, columns="  fib INTEGER,\n  value INTEGER")
+
+# The same table as SQLAlchemy metadata, for Alembic's autogenerate (migrations/env.py).
+METADATA = MetaData()
+MetadataTable(TABLE_NAME, METADATA, Column("fib", Integer), Column("value", Integer))
 
 _FIB_OF_NEW = """(
     WITH RECURSIVE f(i, a, b) AS (
@@ -70,3 +77,9 @@ INSERT_ROWS = "INSERT INTO fibonacci (fib) VALUES {rows}"
 SELECT_RANGE = "SELECT fib, value FROM fibonacci WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
 SELECT_ALL = "SELECT fib, value FROM fibonacci ORDER BY rowid"
 ROW_PLACEHOLDER = "(?)"
+
+# The drift check reads the live definitions.
+SELECT_OBJECTS = (
+    "SELECT type, name, tbl_name, sql FROM sqlite_master "
+    "WHERE type IN ('table', 'trigger') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+)

@@ -7,6 +7,7 @@ Create Date: 2026-11-28
 
 from alembic import op
 
+import fibtrigger.schema.operations  # noqa: F401  (registers op.create_object and op.drop_object)
 from fibtrigger.schema import dialect_module
 
 revision = "0001"
@@ -15,13 +16,15 @@ branch_labels = None
 depends_on = None
 
 
+def _objects():
+    return dialect_module(op.get_context().dialect.name).OBJECTS
+
+
 def upgrade() -> None:
-    bind = op.get_bind()
-    for obj in dialect_module(bind.dialect.name).OBJECTS:
-        obj.create(bind)
+    for obj in _objects():
+        op.create_object(obj)
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    for obj in reversed(dialect_module(bind.dialect.name).OBJECTS):
-        obj.drop(bind)
+    for obj in reversed(_objects()):
+        op.drop_object(obj)

@@ -2,7 +2,8 @@
 
 `fibtrigger backend lambda --function-arn ARN` (or ``op.swap_backend`` in a
 later revision) then points the triggers at fiblambda. Downgrading this
-revision returns the triggers to the sql backend first.
+revision returns the triggers to the sql backend first (offline, with --sql,
+it always rewrites them for sql: no database is read).
 
 Revision ID: 0002
 Revises: 0001
@@ -11,7 +12,7 @@ Create Date: 2026-11-28
 
 from alembic import op
 
-import fibtrigger.backend  # noqa: F401  (registers op.swap_backend)
+import fibtrigger.schema.operations  # noqa: F401  (registers op.create_object, op.swap_backend, ...)
 from fibtrigger.schema import mysql
 
 revision = "0002"
@@ -21,14 +22,14 @@ depends_on = None
 
 
 def _is_mysql() -> bool:
-    return op.get_bind().dialect.name in ("mysql", "mariadb")
+    return op.get_context().dialect.name in ("mysql", "mariadb")
 
 
 def upgrade() -> None:
     if not _is_mysql():
         return  # SQLite has one backend, fibcomp's twin
     for obj in mysql.BACKEND_OBJECTS:
-        obj.create(op.get_bind())
+        op.create_object(obj)
 
 
 def downgrade() -> None:
@@ -36,4 +37,4 @@ def downgrade() -> None:
         return
     op.swap_backend("sql")
     for obj in reversed(mysql.BACKEND_OBJECTS):
-        obj.drop(op.get_bind())
+        op.drop_object(obj)
