@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB
 from sqlalchemy import create_engine
 
+import fibtrigger.schema.operations  # noqa: F401  (registers op.swap_backend)
 from conftest import count_rows
 from fibonacci_numbers import fibonacci
-import fibtrigger.schema.operations  # noqa: F401  (registers op.swap_backend)
 from fibtrigger import backend, doctor, migrate
 from fibtrigger.backend import BackendState
 from fibtrigger.cli import cli

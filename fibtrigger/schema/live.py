@@ -39,7 +39,8 @@ def declared_objects(connection) -> tuple[DatabaseObject, ...]:
 def live_objects(connection) -> dict[str, DatabaseObject]:
     """Tables, functions and triggers of the connection's database, by label."""
     if connection.dialect.name in MYSQL_DIALECTS:
-        found: list[DatabaseObject] = [Table(name, columns="") for (name,) in connection.exec_driver_sql(mysql.SELECT_TABLES)]
+        tables = connection.exec_driver_sql(mysql.SELECT_TABLES)
+        found: list[DatabaseObject] = [Table(name, columns="") for (name,) in tables]
         found += _mysql_functions(connection)
         found += _mysql_triggers(connection)
     else:

@@ -5,11 +5,11 @@ difference the facade cares about (INSERT ... RETURNING, MariaDB only) is
 chosen in ``fibtrigger.table`` by ``supports_returning``.
 """
 
-from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB, RANGE_MESSAGE
-
 from sqlalchemy import Column, Integer, MetaData, Numeric
 from sqlalchemy import Table as MetadataTable
 from sqlalchemy.dialects.mysql import BIGINT
+
+from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB, RANGE_MESSAGE
 
 from .objects import StoredFunction, Table, Trigger
 

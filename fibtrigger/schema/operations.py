@@ -223,7 +223,9 @@ def _render_object(autogen_context, target: DatabaseObject) -> str:
     cls = type(target)
     autogen_context.imports.add(f"from {cls.__module__} import {cls.__name__}")
     autogen_context.imports.add("import fibtrigger.schema.operations  # noqa: F401  (registers op.*_object)")
-    arguments = "".join(f"        {field.name}={_render_text(getattr(target, field.name))},\n" for field in fields(target))
+    arguments = "".join(
+        f"        {field.name}={_render_text(getattr(target, field.name))},\n" for field in fields(target)
+    )
     return f"{cls.__name__}(\n{arguments}    )"
 
 
