@@ -62,7 +62,7 @@ class SwapResult:
         return self.before != self.after
 
 
-def check_function_arn(function_arn: str) -> str:
+def check_function_arn(function_arn: object) -> str:
     if not isinstance(function_arn, str) or not _FUNCTION_ARN.fullmatch(function_arn):
         raise ConfigurationError(
             f"{function_arn!r} is not a Lambda function ARN; expected "
@@ -77,7 +77,7 @@ def check_function_arn(function_arn: str) -> str:
 def backend_of(connection: Connection) -> BackendState:
     """The backend the triggers of the connection's database use, read from their definitions."""
     _require_mysql(connection)
-    bodies = dict(connection.exec_driver_sql(mysql.SELECT_TRIGGER_BODIES).all())
+    bodies: dict[str, str] = dict(connection.exec_driver_sql(mysql.SELECT_TRIGGER_BODIES).all())
     insert = bodies.get(mysql.before_insert().name)
     update = bodies.get(mysql.before_update().name)
     if insert is None or update is None:
@@ -123,7 +123,10 @@ def _state_of(body: str) -> BackendState | None:
 def triggers_for(state: BackendState) -> tuple:
     """The BEFORE INSERT and BEFORE UPDATE triggers of a backend: for a later revision that
     recreates the triggers and must keep the backend (``triggers_for(backend_of(bind))``)."""
-    expression = mysql.lambda_compute(state.function_arn) if state.name == LAMBDA else mysql.SQL_COMPUTE
+    if state.name == LAMBDA:
+        expression = mysql.lambda_compute(check_function_arn(state.function_arn))
+    else:
+        expression = mysql.SQL_COMPUTE
     return mysql.before_insert(expression), mysql.before_update(expression)
 
 

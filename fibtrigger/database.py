@@ -142,7 +142,7 @@ def _original(error: BaseException) -> BaseException:
 
 def _detail(error: BaseException) -> str:
     original = _original(error)
-    args = getattr(original, "args", ())
+    args: tuple = getattr(original, "args", ())
     return str(args[1]) if len(args) > 1 else str(original) or type(original).__name__
 
 

@@ -5,6 +5,7 @@ import threading
 import weakref
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.engine import URL, Engine
 
@@ -112,7 +113,8 @@ class FibonacciTable:
                 self._returning = False
             else:
                 dialect = self.engine.dialect
-                self._returning = bool(dialect.is_mariadb) and dialect.server_version_info >= (10, 5)
+                version = dialect.server_version_info or ()
+                self._returning = bool(getattr(dialect, "is_mariadb", False)) and version >= (10, 5)
 
     def _insert(self, arguments: list[int], *, batch_size: int = DEFAULT_BATCH_SIZE) -> list[int]:
         connection = self._connect()
@@ -184,7 +186,7 @@ class FibonacciTable:
         return [_as_int(value) for _, value in stored]
 
 
-def _iterable(values: object) -> Iterable:
+def _iterable(values: Any) -> Iterable:
     # str and bytes iterate as characters and small ints: b"12" would store F(49) and F(50).
     if not isinstance(values, (str, bytes, bytearray, memoryview)):
         try:

@@ -119,7 +119,8 @@ def _method_and_path(event: dict, shape: str) -> tuple[str, str]:
         return _text(event.get("httpMethod")).upper(), _text(event.get("path")) or "/"
     context = event.get("requestContext")
     context = context if isinstance(context, dict) else {}
-    http = context.get("http") if isinstance(context.get("http"), dict) else {}
+    http = context.get("http")
+    http = http if isinstance(http, dict) else {}
     path = _text(event.get("rawPath")) or _text(http.get("path")) or "/"
     # v2 ``rawPath`` includes a named stage; $default has none.
     stage = _text(context.get("stage"))

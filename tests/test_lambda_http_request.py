@@ -340,7 +340,8 @@ def test_chunks_over_the_limit_are_413_before_they_are_read(service, peer):
 
 
 def test_endless_trailers_are_431(service, peer):
-    peer.send(chunked_head() + b"0\r\n" + b"".join(b"X-T-%d: %s\r\n" % (i, b"t" * 1000) for i in range(MAX_HEADERS + 1)))
+    trailers = b"".join(b"X-T-%d: %s\r\n" % (i, b"t" * 1000) for i in range(MAX_HEADERS + 1))
+    peer.send(chunked_head() + b"0\r\n" + trailers)
     assert_refused(peer, service, 431, "Too many headers")
 
 

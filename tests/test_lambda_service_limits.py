@@ -74,7 +74,7 @@ def push(port: int, head: bytes, filler: bytes) -> bytes:
 )
 def test_an_unsigned_chunked_body_cannot_grow_the_service(iam_service, body_start, filler):
     pid, port = iam_service
-    head = f"POST /test/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode() + body_start
+    head = b"POST /test/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body_start
     push(port, b"POST /test/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", b" ")  # warm: one whole 403
     before = peak_kib(pid)
     answer = push(port, head, filler)

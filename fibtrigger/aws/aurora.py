@@ -7,6 +7,8 @@ uses a custom parameter group, ours starts as a copy of it so that its settings 
 destroy puts the cluster back on the group it used before (kept in a tag).
 """
 
+from functools import partial
+
 from botocore.exceptions import ClientError
 
 from ..errors import AwsEndpointFault, AwsOperationUnsupported, ClusterNotFound, ConfigurationError, UnsupportedCluster
@@ -167,8 +169,8 @@ def remove_access(res: Resources, run: Recorder) -> None:
             if cluster.get("DBClusterParameterGroup") == s.parameter_group_name:
                 run.change(
                     "update", "Aurora cluster", cluster["DBClusterIdentifier"],
-                    lambda cid=cluster["DBClusterIdentifier"]: aws.call(
-                        "rds", "modify_db_cluster", DBClusterIdentifier=cid,
+                    partial(
+                        aws.call, "rds", "modify_db_cluster", DBClusterIdentifier=cluster["DBClusterIdentifier"],
                         DBClusterParameterGroupName=previous, ApplyImmediately=True,
                     ),
                     f"parameter group {s.parameter_group_name} -> {previous}",

@@ -204,7 +204,7 @@ class AwsClients:
             self.sleep(self.backoff.delay(retry))
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
-    def pages(self, service: str, operation: str, key: str, **kwargs: Any) -> Iterator[dict]:
+    def pages(self, service: str, operation: str, key: str, **kwargs: Any) -> Iterator[Any]:
         """Every item under ``key`` across all pages of a paginated operation."""
         paginator = self.client(service).get_paginator(operation)
         try:

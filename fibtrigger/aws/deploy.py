@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import time
+from typing import Any
 
 import boto3
 
@@ -118,7 +119,7 @@ class _Deployment:
     def _function(self, run: Recorder, role_arn: str) -> str:
         s = self.settings
         name = s.function_name
-        wanted = {
+        wanted: dict[str, Any] = {
             "Runtime": s.runtime, "Handler": HANDLER, "Timeout": s.timeout, "MemorySize": s.memory, "Role": role_arn,
         }
         function = self.res.function()
@@ -193,7 +194,7 @@ class _Deployment:
                 missing=API_MISSING,
             )
         label = f"{HTTP_METHOD} {API_PATH}"
-        target = {"restApiId": api_id, "resourceId": resource_id, "httpMethod": HTTP_METHOD}
+        target: dict[str, Any] = {"restApiId": api_id, "resourceId": resource_id, "httpMethod": HTTP_METHOD}
 
         def put_method() -> None:
             self.aws.call("apigateway", "put_method", authorizationType="AWS_IAM", apiKeyRequired=False, **target)

@@ -1,5 +1,7 @@
 """Destroy: what deploy created, in reverse order. Already gone is fine; untagged is left alone."""
 
+from functools import partial
+
 from . import aurora
 from .clients import API_MISSING, IAM_MISSING, LAMBDA_MISSING, LOGS_MISSING, role_not_ready_or_busy
 from .report import Recorder, Report
@@ -43,8 +45,9 @@ def _users_group(res: Resources, run: Recorder) -> None:
     for user in group.get("Users", []):
         run.change(
             "delete", "IAM group member", f"{s.users_group}/{user['UserName']}",
-            lambda user_name=user["UserName"]: res.aws.call(
-                "iam", "remove_user_from_group", GroupName=s.users_group, UserName=user_name, missing=IAM_MISSING
+            partial(
+                res.aws.call, "iam", "remove_user_from_group", GroupName=s.users_group, UserName=user["UserName"],
+                missing=IAM_MISSING,
             ),
         )
     run.change(
@@ -68,9 +71,7 @@ def _api(res: Resources, run: Recorder) -> None:
     for api in res.apis():
         run.change(
             "delete", "REST API", f"{s.api_name} ({api['id']})",
-            lambda api_id=api["id"]: res.aws.call(
-                "apigateway", "delete_rest_api", restApiId=api_id, missing=API_MISSING
-            ),
+            partial(res.aws.call, "apigateway", "delete_rest_api", restApiId=api["id"], missing=API_MISSING),
         )
 
 

@@ -1,6 +1,7 @@
 """Look-ups and the IAM role step that deploy, the Aurora step and destroy share."""
 
 import json
+from functools import partial
 from typing import Any
 
 from ..errors import ResourceNotOwned
@@ -150,15 +151,17 @@ class Resources:
         for policy_name in list(self.aws.pages("iam", "list_role_policies", "PolicyNames", RoleName=name)):
             run.change(
                 "delete", "IAM role policy", f"{name}/{policy_name}",
-                lambda policy_name=policy_name: self.aws.call(
-                    "iam", "delete_role_policy", RoleName=name, PolicyName=policy_name, missing=IAM_MISSING
+                partial(
+                    self.aws.call, "iam", "delete_role_policy", RoleName=name, PolicyName=policy_name,
+                    missing=IAM_MISSING,
                 ),
             )
         for attached in list(self.aws.pages("iam", "list_attached_role_policies", "AttachedPolicies", RoleName=name)):
             run.change(
                 "delete", "IAM role policy attachment", f"{name}/{attached['PolicyName']}",
-                lambda arn=attached["PolicyArn"]: self.aws.call(
-                    "iam", "detach_role_policy", RoleName=name, PolicyArn=arn, missing=IAM_MISSING
+                partial(
+                    self.aws.call, "iam", "detach_role_policy", RoleName=name, PolicyArn=attached["PolicyArn"],
+                    missing=IAM_MISSING,
                 ),
             )
         run.change(

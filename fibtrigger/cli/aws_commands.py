@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -54,7 +55,7 @@ def aws_group() -> None:
     """Deploy the Lambda function, an IAM-authorized API and Aurora's access to AWS."""
 
 
-def _stack(region: str | None, profile: str | None, **settings: object) -> Stack:
+def _stack(region: str | None, profile: str | None, **settings: Any) -> Stack:
     clients = AwsClients(session_for(profile, region), SLEEP)
     return Stack(clients, StackSettings(**settings))
 

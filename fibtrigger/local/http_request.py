@@ -59,13 +59,13 @@ def parse_request_line(raw: bytes) -> RequestLine:
     match = REQUEST_LINE.fullmatch(raw)
     if match is None:
         shown = raw.rstrip(b"\r\n")[:200].decode("latin-1")
-        version = shown.rpartition(" ")[2]
+        shown_version = shown.rpartition(" ")[2]
         if (
             shown.count(" ") == 2
-            and re.fullmatch(r"HTTP/[0-9]+\.[0-9]+", version)
-            and not version.startswith("HTTP/1.")
+            and re.fullmatch(r"HTTP/[0-9]+\.[0-9]+", shown_version)
+            and not shown_version.startswith("HTTP/1.")
         ):
-            raise BadRequest(505, f"Invalid HTTP version ({version})")
+            raise BadRequest(505, f"Invalid HTTP version ({shown_version})")
         raise BadRequest(400, f"Bad request syntax ({shown!r})")
     method, target, version, major, minor = match.groups()
     if major != b"1":
@@ -97,7 +97,7 @@ class RequestHeaders:
         values = self._index.get(name.lower())
         return values[0] if values else default
 
-    def get_all(self, name: str, default: object = None) -> list[str] | object:
+    def get_all(self, name: str, default: list[str] | None = None) -> list[str] | None:
         values = self._index.get(name.lower())
         return list(values) if values else default
 
@@ -201,7 +201,8 @@ def read_body(rfile, headers: RequestHeaders, limit: int) -> bytes:
 
 
 def _read_chunked(rfile, limit: int) -> bytes:
-    chunks, total = [], 0
+    chunks: list[bytes] = []
+    total = 0
     while True:
         line = rfile.readline(MAX_CHUNK_LINE_BYTES + 1)
         if not line.endswith(b"\n"):

@@ -373,7 +373,7 @@ def _reap(pid: int) -> None:
 
 
 def _stop(pid: int | None, marker: str) -> bool:
-    if not _alive(pid, marker):
+    if pid is None or not _alive(pid, marker):
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS

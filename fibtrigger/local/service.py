@@ -13,6 +13,7 @@ take to arrive once it began, and the number of connections (a thread each) serv
 
 import email.utils
 import functools
+import io
 import json
 import logging
 import os
@@ -418,6 +419,7 @@ class LocalLambdaService:
         if invocation_type == "DryRun":
             return self._send(request, 204, common, b"")
         if invocation_type == "Event":
+            assert self._executor is not None  # set while the service runs
             self._executor.submit(self._invoke_async, event, name, invoked_arn, request_id)
             return self._send(request, 202, common, b"")
         invocation = self._runtime.invoke(
@@ -428,15 +430,15 @@ class LocalLambdaService:
             client_context=client_context,
         )
         self._metrics.invoked(invocation)
-        payload, error = invocation.payload()
+        payload, function_error = invocation.payload()
         headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST"), *common]
-        if error is not None:
+        if function_error is not None:
             headers.append(("X-Amz-Function-Error", "Unhandled"))
         if (request.headers.get("X-Amz-Log-Type") or "").lower() == "tail":
             import base64
 
             headers.append(("X-Amz-Log-Result", base64.b64encode(invocation.log_tail().encode()).decode("ascii")))
-        self._send(request, 200, headers, payload, function_error=error is not None)
+        self._send(request, 200, headers, payload, function_error=function_error is not None)
 
     def _invoke_async(self, event: object, name: str, arn: str, request_id: str) -> None:
         invocation = self._runtime.invoke(event, function_name=name, invoked_function_arn=arn, request_id=request_id)
@@ -511,6 +513,7 @@ class LocalLambdaService:
         request.send_whole(status, headers, body)
 
     def _write_log(self, line: str) -> None:
+        assert self._log_stream is not None  # only handed to the runtime with a stream
         with self._log_lock:
             self._log_stream.write(line + "\n")
             self._log_stream.flush()
@@ -581,6 +584,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
     server_version = "fibtrigger-lambda"
     sys_version = ""
+    server: _Server
+    raw_requestline: bytes
+    rfile: io.BufferedReader  # StreamRequestHandler's buffered socket file (peek)
+    # http_request.RequestHeaders answers the email.message.Message methods http.server calls.
+    headers: http_request.RequestHeaders  # type: ignore[assignment]
     # Nagle plus the client's delayed ACK would hold back every response on a kept-alive
     # connection by about 40 ms; StreamRequestHandler sets TCP_NODELAY on accept.
     disable_nagle_algorithm = True
@@ -647,7 +655,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def parse_request(self) -> bool:
         """The request line and headers (http_request's strict parser, not email.parser):
         False after answering a malformed request, or when the peer hung up mid-request."""
-        self.command = None
+        self.command = ""
         self.request_version = ""
         self.close_connection = True
         self.keep_alive_requested = False
@@ -687,7 +695,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return http_request.read_body(self.rfile, self.headers, limit)
         except http_request.BadRequest as bad:
             self.close_connection = True  # the unread body would be taken for the next request
-            self.server.service._aws_error(self, bad.status, _BODY_ERROR_TYPES.get(bad.status, "BadRequest"), bad.message)
+            error_type = _BODY_ERROR_TYPES.get(bad.status, "BadRequest")
+            self.server.service._aws_error(self, bad.status, error_type, bad.message)
         except (http_request.IncompleteRequest, TimeoutError):
             self.close_connection = True
         return None

@@ -10,6 +10,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote, unquote
 
 from ..errors import ConfigurationError
@@ -74,7 +75,7 @@ def key_pair(credentials: object = None) -> KeyPair:
                 "--require-iam needs a key pair to check signatures against: set AWS_ACCESS_KEY_ID "
                 "and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for the service"
             )
-    frozen = credentials.get_frozen_credentials() if hasattr(credentials, "get_frozen_credentials") else credentials
+    frozen: Any = getattr(credentials, "get_frozen_credentials", lambda: credentials)()
     try:
         return KeyPair(frozen.access_key, frozen.secret_key, getattr(frozen, "token", None))
     except AttributeError:
