@@ -25,7 +25,9 @@ class ObjectDrift:
 
     @property
     def label(self) -> str:
-        return (self.declared or self.live).label()
+        found = self.declared or self.live
+        assert found is not None  # a drift has at least one side
+        return found.label()
 
 
 def declared_objects(connection) -> tuple[DatabaseObject, ...]:

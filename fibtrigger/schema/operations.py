@@ -203,12 +203,13 @@ def drift_operations(connection) -> list[ObjectOp]:
     """The operations that bring the live objects back to the declared ones."""
     operations: list[ObjectOp] = []
     for drift in compare_objects(connection):
-        if drift.live is None:
-            operations.append(CreateObjectOp(drift.declared))
-        elif drift.declared is None:
-            operations.append(DropObjectOp(drift.live))
-        else:
-            operations.append(ReplaceObjectOp(drift.declared, previous=drift.live))
+        declared, live = drift.declared, drift.live
+        if declared is not None and live is not None:
+            operations.append(ReplaceObjectOp(declared, previous=live))
+        elif declared is not None:
+            operations.append(CreateObjectOp(declared))
+        elif live is not None:
+            operations.append(DropObjectOp(live))
     return operations
 
 
@@ -224,7 +225,8 @@ def _render_object(autogen_context, target: DatabaseObject) -> str:
     autogen_context.imports.add(f"from {cls.__module__} import {cls.__name__}")
     autogen_context.imports.add("import fibtrigger.schema.operations  # noqa: F401  (registers op.*_object)")
     arguments = "".join(
-        f"        {field.name}={_render_text(getattr(target, field.name))},\n" for field in fields(target)
+        f"        {field.name}={_render_text(getattr(target, field.name))},\n"
+        for field in fields(target)  # type: ignore[arg-type]  # each kind of object is a dataclass
     )
     return f"{cls.__name__}(\n{arguments}    )"
 
