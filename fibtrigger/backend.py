@@ -21,7 +21,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import URL, Connection
 
 from .config import database_url, masked
-from .database import make_engine, translate
+from .database import Call, make_engine, server_error_number, translated
 from .errors import ConfigurationError, LambdaSyncUnavailable, SchemaNotInstalled
 from .schema import mysql
 
@@ -139,8 +139,7 @@ def lambda_sync_available(connection: Connection) -> bool:
     try:
         connection.exec_driver_sql(mysql.PROBE_LAMBDA_SYNC).all()
     except exc.DBAPIError as error:
-        code = error.orig.args[0] if error.orig is not None and error.orig.args else None
-        if code in _FUNCTION_MISSING:
+        if error.orig is not None and server_error_number(error.orig) in _FUNCTION_MISSING:
             return False
     return True
 
@@ -213,21 +212,23 @@ def _require_mysql(connection: Connection) -> None:
 
 def current_backend(url: str | URL | None = None) -> BackendState:
     """The backend of the database at ``url`` (default: FIBTRIGGER_DATABASE_URL)."""
-    return _with_connection(url, backend_of)
+    return _with_connection(url, backend_of, changes="")
 
 
 def use_lambda(url: str | URL | None, function_arn: str) -> SwapResult:
     """Make the trigger call the Lambda function through lambda_sync. Idempotent."""
     target = BackendState(LAMBDA, check_function_arn(function_arn))
-    return _with_connection(url, lambda connection: swap(connection, target))
+    return _with_connection(url, lambda connection: swap(connection, target), changes="replacing the triggers")
 
 
 def use_sql(url: str | URL | None = None) -> SwapResult:
     """Make the trigger compute with fibcomp again. Idempotent; needs no Lambda."""
-    return _with_connection(url, lambda connection: swap(connection, BackendState(SQL)))
+    return _with_connection(
+        url, lambda connection: swap(connection, BackendState(SQL)), changes="replacing the triggers"
+    )
 
 
-def _with_connection(url, action):
+def _with_connection(url, action, *, changes: str):
     url = database_url(url)
     if url.get_backend_name() == "sqlite":
         raise ConfigurationError(
@@ -236,9 +237,8 @@ def _with_connection(url, action):
         )
     engine = make_engine(url, pool_size=1)
     try:
-        with engine.connect() as connection:
+        with translated(url, dialect=engine.dialect) as call, engine.connect() as connection:
+            call.connected, call.action = True, changes
             return action(connection)
-    except Exception as error:
-        raise translate(error, url) from None
     finally:
         engine.dispose()

@@ -1,8 +1,15 @@
-"""Engines, and the translation of driver errors into fibtrigger's errors."""
+"""Engines, their timeouts, and the one place where driver errors become fibtrigger's errors.
+
+Every call site wraps its database work in ``translated(...)``. Errors are mapped by the
+server's error number (``SERVER_ERRORS``), whatever the driver: PyMySQL and mysqlclient
+put it in ``args[0]``, mysql-connector-python and MariaDB Connector/Python in ``errno``.
+"""
 
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
-import pymysql
 from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import URL, Engine
 
@@ -11,12 +18,16 @@ from fibtrigger.lambda_function.contract import RANGE_MESSAGE
 from . import liveness
 from .config import database_url, masked
 from .errors import (
+    AccessDenied,
     BackendError,
     ConfigurationError,
     ConnectionLost,
+    DatabaseNotFound,
     DatabaseUnreachable,
+    Deadlock,
     FibtriggerError,
     InvalidArgument,
+    LockWaitTimeout,
     OutcomeUnknown,
     PermissionDenied,
     ResultOutOfRange,
@@ -28,26 +39,18 @@ from .errors import (
 MIGRATE_HINT = "run `fibtrigger migrate` (or `alembic upgrade head`) first"
 GRANTS_HINT = "`fibtrigger grants --role caller|migrator|lambda-definer` prints what each account needs"
 
-# Server error codes, grouped by what they mean for the caller.
-_STATEMENT_TIMEOUT = (1969, 3024)  # MariaDB max_statement_time, MySQL max_execution_time
-_STATEMENT_STOPPED = (1317, 1205, 1213)  # KILL QUERY, lock wait timeout, deadlock
-_PRIVILEGE_MISSING = (1044, 1142, 1143, 1227, 1370)  # database, table, column, global, routine
-_DEFINER_MISSING = 1449
-_LAMBDA_API_ERROR = 1873  # Aurora's lambda_sync (and the local UDF): Lambda down, HTTP error, function error
-_CONNECTION_GONE = (1927, 2002, 2003, 2005, 2006, 2013, 4031)  # 1927: MariaDB's "Connection was killed"
+# Seconds. Every supported driver takes these three names; a URL query (?read_timeout=5) overrides each.
+# connect_timeout bounds the TCP connect and, except on PyMySQL (where read_timeout does), the server's
+# greeting; read_timeout bounds every wait for the server's answer, so also the longest statement.
+TIMEOUTS = {"connect_timeout": 10, "read_timeout": 60, "write_timeout": 60}
+_MAX_TIMEOUT = 31_536_000  # a year: PyMySQL's upper limit
+
 _RANGE_PREFIX = RANGE_MESSAGE.split("{limit}")[0]
 
 
 def make_engine(url: str | URL | None = None, *, pool_size: int = 8) -> Engine:
     """An autocommit engine: one INSERT is one round trip, with no COMMIT after it."""
     url = database_url(url)
-    try:
-        return _create_engine(url, pool_size)
-    except Exception as error:  # noqa: BLE001 - an unknown driver or a bad URL argument, e.g. ?connect_timeout=x
-        raise ConfigurationError(f"cannot use the database URL {masked(url)}: {error}") from None
-
-
-def _create_engine(url: URL, pool_size: int) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = create_engine(
             url,
@@ -57,20 +60,48 @@ def _create_engine(url: URL, pool_size: int) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine
-    engine = create_engine(
-        with_driver(url),
-        isolation_level="AUTOCOMMIT",
-        # liveness checks the socket instead of a COM_PING round trip per checkout.
-        pool_pre_ping=False,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_recycle=3600,
-        # With autocommit there is nothing to roll back: skip the round trip.
-        pool_reset_on_return=None,
-        connect_args={"connect_timeout": 10},
-    )
+    driver_url, connect_args = driver_arguments(url)
+    with configuring(url):
+        engine = create_engine(
+            driver_url,
+            isolation_level="AUTOCOMMIT",
+            # liveness checks the socket instead of a COM_PING round trip per checkout.
+            pool_pre_ping=False,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_recycle=3600,
+            # With autocommit there is nothing to roll back: skip the round trip.
+            pool_reset_on_return=None,
+            connect_args=connect_args,
+        )
     liveness.install(engine)
     return engine
+
+
+def driver_arguments(url: URL) -> tuple[URL, dict]:
+    """The URL with its driver named and without fibtrigger's timeouts, and the driver's connect arguments.
+
+    The timeouts are read here rather than left to each SQLAlchemy dialect, which
+    passes some of them on as text (mysql-connector-python then refuses them).
+    """
+    url = with_driver(url)
+    if url.get_backend_name() == "sqlite":
+        return url, {}
+    timeouts = dict(TIMEOUTS)
+    for name in TIMEOUTS:
+        if name in url.query:
+            timeouts[name] = _timeout(name, url.query[name], url)
+    return url.difference_update_query(TIMEOUTS), timeouts
+
+
+def _timeout(name: str, given: str | tuple[str, ...], url: URL) -> int:
+    text = given[-1] if isinstance(given, tuple) else given
+    if text.isdigit() and 0 < int(text) <= _MAX_TIMEOUT:  # isdigit: no sign, no space, no fraction
+        return int(text)
+    raise ConfigurationError(
+        f"{name}={text!r} in the database URL {masked(url)} is not a whole number of seconds "
+        f"from 1 to {_MAX_TIMEOUT}"
+    )
 
 
 def with_driver(url: URL) -> URL:
@@ -78,6 +109,14 @@ def with_driver(url: URL) -> URL:
     if url.drivername in ("mysql", "mariadb"):
         return url.set(drivername=f"{url.drivername}+pymysql")
     return url
+
+
+@contextmanager
+def configuring(url: URL) -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 - an unknown or missing driver, a bad URL argument
+        raise ConfigurationError(f"cannot use the database URL {masked(url)}: {error}") from None
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
@@ -92,58 +131,136 @@ def endpoint(url: URL) -> str:
     return f"{url.host or 'localhost'}:{url.port or 3306}"
 
 
-def translate(error: BaseException, url: URL) -> FibtriggerError:
+# ---- what a call had done when it failed -------------------------------------
+
+
+@dataclass
+class Call:
+    """What a call site has done so far. A lost connection means different things before and after."""
+
+    connected: bool = False  # a connection was checked out or opened
+    action: str = ""  # what the statements change, e.g. "inserting 3 row(s)"; empty for reads
+    may_have_run: bool = True  # the change may have reached the server (autocommit, or COMMIT sent)
+    rows: int = 0  # rows being inserted: only for the messages
+
+    @classmethod
+    def inserting(cls, rows: int, *, in_transaction: bool) -> "Call":
+        # In a transaction nothing is stored before the COMMIT is sent.
+        return cls(connected=True, action=f"inserting {rows} row(s)", may_have_run=not in_transaction, rows=rows)
+
+
+@contextmanager
+def translated(url: URL, *, dialect=None, call: Call | None = None) -> Iterator[Call]:
+    """Run database work; any driver or SQLAlchemy error leaves as the matching FibtriggerError."""
+    call = call if call is not None else Call()
+    try:
+        yield call
+    except FibtriggerError:
+        raise
+    except Exception as error:  # noqa: BLE001 - translate() decides what each one means
+        raise translate(error, url, call=call, dialect=dialect) from None
+
+
+def translate(error: BaseException, url: URL, *, call: Call | None = None, dialect=None) -> FibtriggerError:
     """Map a driver or SQLAlchemy error to the matching FibtriggerError."""
     if isinstance(error, FibtriggerError):
         return error
-    original = _original(error)
-    if isinstance(original, pymysql.err.MySQLError):
-        return _translate_mysql(original, url)
+    call = call if call is not None else Call(connected=True)
+    original = error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error
     if isinstance(original, sqlite3.Error):
         return _translate_sqlite(original, url)
-    if isinstance(original, (OSError, exc.OperationalError)):
-        return _unreachable(url, str(original))
-    return FibtriggerError(f"database error: {original}")
+    if isinstance(original, (ValueError, TypeError)) and not call.connected:
+        # Raised by a driver's connect() for an argument it refuses, e.g. ?charset=nope.
+        return ConfigurationError(f"the driver refused the database URL {masked(url)}: {original}")
+    number = server_error_number(original)
+    message = _message(original)
+    if _is_lost_connection(original, number, dialect):
+        return _lost(url, call, message)
+    rule = SERVER_ERRORS.get(number) if number is not None else None
+    if rule is not None:
+        return rule(message, url)
+    if isinstance(original, OSError) or (not call.connected and isinstance(error, exc.DBAPIError)):
+        return _unreachable(url, message)
+    return FibtriggerError(f"database error {number}: {message}" if number else f"database error: {message}")
 
 
-def translate_insert(error: BaseException, url: URL, dialect, *, rows: int, may_be_stored: bool) -> FibtriggerError:
-    """translate() for an error raised while INSERTing ``rows`` rows.
+def server_error_number(error: BaseException) -> int | None:
+    """The MySQL/MariaDB error number a driver error carries (a server's, or a client library's 2xxx)."""
+    if isinstance(error, OSError):
+        return None
+    number = getattr(error, "errno", None)  # mysql-connector-python, MariaDB Connector/Python
+    if not isinstance(number, int) or number <= 0:
+        args = getattr(error, "args", ())
+        number = args[0] if args and isinstance(args[0], int) else None  # PyMySQL, mysqlclient
+    if number is not None and number <= 0:
+        return None
+    if number == 3024 and _is_client_timeout(error):
+        return None
+    return number
 
-    A lost connection is the one case translate() cannot judge alone: if the
-    INSERT (autocommit) or the COMMIT may have reached the server, the rows may
-    be stored, and the caller must hear exactly that instead of "unreachable".
-    """
-    if not lost_connection(error, dialect):
-        return translate(error, url)
-    detail = _detail(error)
-    where = endpoint(url)
-    if may_be_stored:
-        return OutcomeUnknown(
-            f"the connection to {where} was lost while inserting {rows} row(s) ({detail}): they may or may "
-            "not have been stored. fibtrigger does not retry an insert that may have happened; check the "
-            "table before inserting again"
-        )
-    return ConnectionLost(
-        f"the connection to {where} was lost before the COMMIT of {rows} row(s) ({detail}): nothing was "
-        "stored, and inserting again is safe"
-    )
+
+def _is_client_timeout(error: BaseException) -> bool:
+    # mysql-connector-python reports its own socket timeouts as 3024, the server's
+    # max_execution_time number; a server error carries a SQLSTATE, a client timeout none.
+    return getattr(error, "sqlstate", "") is None and "timed out" in str(error)
+
+
+def _message(error: BaseException) -> str:
+    args = getattr(error, "args", ())
+    if len(args) > 1 and isinstance(args[0], int):  # (number, message), or mysql-connector's (number, text, state)
+        text = str(args[1])
+        return text.split(": ", 1)[1] if text.startswith(f"{args[0]}") and ": " in text else text
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+# ---- lost connections -------------------------------------------------------------
+
+# 2006 gone away, 2013 lost during query, 2014 out of sync, 2045/2048/2055 connector/client losses,
+# 1927 MariaDB's "Connection was killed", 4031 MySQL's inactivity disconnect.
+LOST_CONNECTION = frozenset({1927, 2006, 2013, 2014, 2045, 2048, 2055, 4031})
+
+
+def _is_lost_connection(original: BaseException, number: int | None, dialect) -> bool:
+    if number in LOST_CONNECTION:
+        return True
+    if isinstance(original, (TimeoutError, ConnectionError)):
+        return True
+    if number is None and _is_client_timeout(original):
+        return True
+    dbapi = getattr(dialect, "loaded_dbapi", None)
+    if dbapi is not None and isinstance(original, dbapi.Error):
+        # SQLAlchemy's own per-driver list: e.g. PyMySQL's InterfaceError(0, '') on a closed connection.
+        return bool(dialect.is_disconnect(original, None, None))
+    return False
 
 
 def lost_connection(error: BaseException, dialect) -> bool:
-    """Whether ``error`` means the connection died (SQLAlchemy's own list of disconnect errors)."""
-    original = _original(error)
-    dbapi = getattr(dialect, "loaded_dbapi", None)
-    return dbapi is not None and isinstance(original, dbapi.Error) and dialect.is_disconnect(original, None, None)
+    """Whether ``error`` means the connection died."""
+    original = error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error
+    return _is_lost_connection(original, server_error_number(original), dialect)
 
 
-def _original(error: BaseException) -> BaseException:
-    return error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error
-
-
-def _detail(error: BaseException) -> str:
-    original = _original(error)
-    args: tuple = getattr(original, "args", ())
-    return str(args[1]) if len(args) > 1 else str(original) or type(original).__name__
+def _lost(url: URL, call: Call, detail: str) -> FibtriggerError:
+    where = endpoint(url)
+    if not call.connected:
+        return _unreachable(url, detail)
+    if not call.action:
+        return DatabaseUnreachable(f"the connection to {where} was lost ({detail}); nothing was changed")
+    if call.may_have_run and call.rows:
+        return OutcomeUnknown(
+            f"the connection to {where} was lost while {call.action} ({detail}): they may or may not "
+            "have been stored. fibtrigger does not retry an insert that may have happened; check the "
+            "table before inserting again"
+        )
+    if call.may_have_run:
+        return OutcomeUnknown(
+            f"the connection to {where} was lost while {call.action} ({detail}): it may or may not have "
+            "taken effect. fibtrigger does not retry it; run `fibtrigger doctor` before trying again"
+        )
+    return ConnectionLost(
+        f"the connection to {where} was lost before the COMMIT of {call.rows} row(s) ({detail}): nothing "
+        "was stored, and inserting again is safe"
+    )
 
 
 def _unreachable(url: URL, detail: str) -> DatabaseUnreachable:
@@ -155,59 +272,123 @@ def _unreachable(url: URL, detail: str) -> DatabaseUnreachable:
     )
 
 
-def _range_error(message: str) -> InvalidArgument:
+# ---- the table: server error number -> typed error ---------------------------------
+
+
+def _signalled(message: str, _url: URL) -> FibtriggerError:
+    """SIGNAL SQLSTATE '45000' (1644) from the trigger: the contract's message says which kind."""
+    if not message.startswith(_RANGE_PREFIX):
+        return BackendError(message)
     got = message.rsplit("got ", 1)[-1]
     if got.lstrip("-").isdigit() and int(got) > 0:
         return ResultOutOfRange(message)
     return InvalidArgument(message)
 
 
-def _translate_mysql(error: pymysql.err.MySQLError, url: URL) -> FibtriggerError:
-    code = error.args[0] if error.args and isinstance(error.args[0], int) else None
-    message = str(error.args[1]) if len(error.args) > 1 else str(error)
-    if code == 1644:  # SIGNAL SQLSTATE '45000'
-        if message.startswith(_RANGE_PREFIX):
-            return _range_error(message)
-        return BackendError(message)
-    if code in (1146, 1305):
-        return SchemaNotInstalled(f"{message}: the fibtrigger schema is not installed; {MIGRATE_HINT}")
-    if code in (1264, 1690):
-        return ResultOutOfRange(f"result out of range: {message}")
-    if code in (1048, 1265, 1292, 1366):  # NULL, truncated or non-numeric text for the INT column fib
-        return InvalidArgument(message)
-    if code == _LAMBDA_API_ERROR:
-        return BackendError(message)
-    if code in _STATEMENT_TIMEOUT:
-        return StatementTimeout(
-            f"the statement ran longer than the server's statement time limit ({message}) and was rolled back"
-        )
-    if code in _STATEMENT_STOPPED:
-        return StatementAborted(f"the server stopped the statement ({message}) and rolled it back")
-    if code in _PRIVILEGE_MISSING:
-        return PermissionDenied(f"{message}. {GRANTS_HINT}")
-    if code == _DEFINER_MISSING:
-        return ConfigurationError(
-            f"{message}: the account that installed fibonacci's triggers (their definer) no longer exists; "
-            "recreate it with the grants of `fibtrigger grants --role migrator`"
-        )
-    if code == 1045:
-        return ConfigurationError(
-            f"access denied for user {url.username!r} at {endpoint(url)}: check the user and password "
-            "in FIBTRIGGER_DATABASE_URL"
-        )
-    if code == 1049:
-        return ConfigurationError(
-            f"database {url.database!r} does not exist at {endpoint(url)}: create it, then {MIGRATE_HINT}"
-        )
-    if code in _CONNECTION_GONE or isinstance(error, pymysql.err.OperationalError) and code is None:
-        return _unreachable(url, message)
-    return FibtriggerError(f"database error {code}: {message}")
+def _schema_missing(message: str, _url: URL) -> FibtriggerError:
+    return SchemaNotInstalled(f"{message}: the fibtrigger schema is not installed; {MIGRATE_HINT}")
+
+
+def _out_of_range(message: str, _url: URL) -> FibtriggerError:
+    return ResultOutOfRange(f"result out of range: {message}")
+
+
+def _bad_argument(message: str, _url: URL) -> FibtriggerError:
+    return InvalidArgument(message)
+
+
+def _backend_failed(message: str, _url: URL) -> FibtriggerError:
+    return BackendError(message)
+
+
+def _statement_timeout(message: str, _url: URL) -> FibtriggerError:
+    return StatementTimeout(
+        f"the statement ran longer than the server's statement time limit ({message}) and was rolled back"
+    )
+
+
+def _interrupted(message: str, _url: URL) -> FibtriggerError:
+    return StatementAborted(f"the server stopped the statement ({message}) and rolled it back")
+
+
+def _lock_wait(message: str, _url: URL) -> FibtriggerError:
+    return LockWaitTimeout(
+        f"the statement waited too long for a lock another session holds ({message}) and was rolled back"
+    )
+
+
+def _deadlock(message: str, _url: URL) -> FibtriggerError:
+    return Deadlock(f"the server stopped the statement to break a deadlock ({message}) and rolled it back")
+
+
+def _privilege_missing(message: str, _url: URL) -> FibtriggerError:
+    return PermissionDenied(f"{message}. {GRANTS_HINT}")
+
+
+def _definer_missing(message: str, _url: URL) -> FibtriggerError:
+    return ConfigurationError(
+        f"{message}: the account that installed fibonacci's triggers (their definer) no longer exists; "
+        "recreate it with the grants of `fibtrigger grants --role migrator`"
+    )
+
+
+def _access_denied(_message: str, url: URL) -> FibtriggerError:
+    # The server's message is not repeated: it is the same for a wrong password and an unknown user.
+    return AccessDenied(
+        f"access denied for user {url.username!r} at {endpoint(url)}: check the user and password "
+        "in FIBTRIGGER_DATABASE_URL"
+    )
+
+
+def _unknown_database(_message: str, url: URL) -> FibtriggerError:
+    return DatabaseNotFound(
+        f"database {url.database!r} does not exist at {endpoint(url)}: create it, then {MIGRATE_HINT}"
+    )
+
+
+def _cannot_connect(message: str, url: URL) -> FibtriggerError:
+    return _unreachable(url, message)
+
+
+ServerErrorRule = Callable[[str, URL], FibtriggerError]
+
+#: Server (and client-library) error number -> the typed error it becomes. Lost connections
+#: (LOST_CONNECTION) are decided apart, because what they mean depends on the Call.
+SERVER_ERRORS: dict[int, ServerErrorRule] = {
+    1644: _signalled,  # SIGNAL SQLSTATE '45000' in the trigger
+    1146: _schema_missing,  # no such table
+    1305: _schema_missing,  # no such function
+    1264: _out_of_range,
+    1690: _out_of_range,
+    1048: _bad_argument,  # NULL fib
+    1265: _bad_argument,  # truncated
+    1292: _bad_argument,  # non-numeric text for the INT column
+    1366: _bad_argument,
+    1873: _backend_failed,  # Aurora's lambda_sync (and the local UDF): Lambda down, HTTP or function error
+    1969: _statement_timeout,  # MariaDB max_statement_time
+    3024: _statement_timeout,  # MySQL max_execution_time
+    1317: _interrupted,  # KILL QUERY
+    1205: _lock_wait,
+    1213: _deadlock,
+    1044: _privilege_missing,  # database
+    1142: _privilege_missing,  # table
+    1143: _privilege_missing,  # column
+    1227: _privilege_missing,  # global
+    1370: _privilege_missing,  # routine
+    1449: _definer_missing,
+    1045: _access_denied,
+    1698: _access_denied,  # MariaDB: no password login for this user (unix_socket or another plugin)
+    1049: _unknown_database,
+    2002: _cannot_connect,  # no server on the socket or port (libmariadb's TCP refusal too)
+    2003: _cannot_connect,
+    2005: _cannot_connect,  # unknown host
+}
 
 
 def _translate_sqlite(error: sqlite3.Error, url: URL) -> FibtriggerError:
     message = str(error)
     if message.startswith(_RANGE_PREFIX):
-        return _range_error(message) if "above" not in message else ResultOutOfRange(message)
+        return _signalled(message, url) if "above" not in message else ResultOutOfRange(message)
     if "no such table" in message:
         return SchemaNotInstalled(f"{message}: {MIGRATE_HINT}")
     if "unable to open database file" in message:

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from . import backend, migrate
 from .config import database_url, masked
-from .database import make_engine, translate
+from .database import make_engine, translated
 from .errors import FibtriggerError
 
 
@@ -29,13 +29,11 @@ def diagnose(url=None) -> list[Check]:
     checks = [Check("database URL", True, masked(url))]
     engine = make_engine(url, pool_size=1)
     try:
-        with engine.connect() as connection:
+        with translated(url, dialect=engine.dialect) as call, engine.connect() as connection:
+            call.connected = True
             checks += _server_checks(connection, url)
-    except FibtriggerError as error:
+    except FibtriggerError as error:  # reported, not raised
         checks.append(Check("connect", False, str(error)))
-        return checks
-    except Exception as error:  # noqa: BLE001 - reported, not raised
-        checks.append(Check("connect", False, str(translate(error, url))))
         return checks
     finally:
         engine.dispose()

@@ -124,5 +124,21 @@ class StatementTimeout(StatementAborted):
     """max_statement_time (MariaDB) or max_execution_time (MySQL) stopped the INSERT: nothing was stored."""
 
 
+class LockWaitTimeout(StatementTimeout):
+    """The statement waited longer than the lock wait timeout for another session's lock: nothing was stored."""
+
+
+class Deadlock(StatementAborted):
+    """The server chose this statement as a deadlock victim and rolled it back: nothing was stored."""
+
+
 class PermissionDenied(ConfigurationError):
     """The database account lacks a privilege; `fibtrigger grants` prints what each role needs."""
+
+
+class AccessDenied(ConfigurationError):
+    """The server refused the account: wrong user name or password, or no login from this host."""
+
+
+class DatabaseNotFound(ConfigurationError):
+    """The URL names a database (schema) that does not exist on the server."""

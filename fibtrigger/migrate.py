@@ -11,7 +11,7 @@ from sqlalchemy.engine import URL
 
 from .bundled import bundled_dir
 from .config import database_url
-from .database import translate, with_driver
+from .database import Call, configuring, driver_arguments, translated
 
 
 def migrations_dir() -> Path:
@@ -29,7 +29,9 @@ def alembic_config(url: str | URL | None = None) -> Config:
 
 def migration_engine(url: URL):
     """A plain transactional engine: SQLite runs the whole upgrade in one transaction."""
-    return create_engine(with_driver(url), poolclass=pool.NullPool)
+    driver_url, connect_args = driver_arguments(url)
+    with configuring(url):
+        return create_engine(driver_url, poolclass=pool.NullPool, connect_args=connect_args)
 
 
 def upgrade(url: str | URL | None = None, revision: str = "head") -> str | None:
@@ -73,16 +75,15 @@ def current(url: str | URL | None = None) -> str | None:
     url = database_url(url)
     engine = migration_engine(url)
     try:
-        with engine.connect() as connection:
+        with translated(url, dialect=engine.dialect) as call, engine.connect() as connection:
+            call.connected = True
             return MigrationContext.configure(connection).get_current_revision()
-    except Exception as error:
-        raise translate(error, url) from None
     finally:
         engine.dispose()
 
 
 def _run(action, config: Config, revision: str) -> None:
-    try:
+    url = config.attributes["url"]
+    current(url)  # connects first: a server that cannot be reached is told apart from one lost mid-migration
+    with translated(url, call=Call(connected=True, action=f"migrating to {revision}")):
         action(config, revision)
-    except Exception as error:
-        raise translate(error, config.attributes["url"]) from None

@@ -13,12 +13,13 @@ from fibtrigger.lambda_function.contract import ArgumentError, check_fib, descri
 
 from . import liveness
 from .config import database_url, masked, raw_url
-from .database import lost_connection, make_engine, translate, translate_insert
-from .errors import InvalidArgument, ResultMismatch, ResultOutOfRange
+from .database import Call, make_engine, translated
+from .errors import DatabaseUnreachable, FibtriggerError, InvalidArgument, OutcomeUnknown, ResultMismatch, ResultOutOfRange
 from .idle_connections import IdleConnections
 from .schema import dialect_module
 
 DEFAULT_BATCH_SIZE = 1000
+_CURSOR = "fibtrigger_cursor"  # key in a connection record's info: the cursor the facade reuses
 
 
 class FibonacciTable:
@@ -37,7 +38,9 @@ class FibonacciTable:
         # A table's own engine: keep connections between calls. An engine passed in stays the
         # caller's: every call checks out from its pool and returns, holding nothing.
         self._idle = (
-            IdleConnections(self.engine, None if self._is_sqlite else liveness.check) if engine is None else None
+            IdleConnections(self.engine, None if self._is_sqlite else liveness.checker(self.engine))
+            if engine is None
+            else None
         )
 
     def __repr__(self) -> str:
@@ -65,14 +68,16 @@ class FibonacciTable:
     def rows(self) -> list[tuple[int, int]]:
         """Every stored (fib, value) pair, oldest first."""
         connection = self._connect()
+        reusable = False
         try:
-            cursor = connection.cursor()
-            cursor.execute(self.sql.SELECT_ALL)
-            return [(int(fib), int(value)) for fib, value in cursor.fetchall()]
-        except Exception as error:
-            raise translate(error, self.url) from None
+            with translated(self.url, dialect=self.engine.dialect, call=Call(connected=True)):
+                cursor = _cursor(connection)
+                cursor.execute(self.sql.SELECT_ALL)
+                stored = [(int(fib), int(value)) for fib, value in cursor.fetchall()]
+            reusable = True
+            return stored
         finally:
-            self._release(connection)
+            self._release(connection, reusable=reusable)
 
     def close(self) -> None:
         if self._idle is not None:
@@ -80,10 +85,8 @@ class FibonacciTable:
         self.engine.dispose()
 
     def _connect(self):
-        try:
+        with translated(self.url, dialect=self.engine.dialect):
             connection = self._idle.get() if self._idle is not None else self.engine.raw_connection()
-        except Exception as error:
-            raise translate(error, self.url) from None
         if self._returning is None:
             try:
                 self._prepare(connection)
@@ -120,32 +123,31 @@ class FibonacciTable:
         connection = self._connect()
         batches = [arguments[i : i + batch_size] for i in range(0, len(arguments), batch_size)]
         in_transaction = len(batches) > 1
-        # Autocommit: an INSERT that reached the server may be stored. In a transaction, not before COMMIT.
-        may_be_stored = not in_transaction
+        call = Call.inserting(len(arguments), in_transaction=in_transaction)
         # After a failed transaction the connection goes back to the pool, not to the idle stack.
         reusable = not in_transaction
         try:
-            cursor = connection.cursor()
-            if in_transaction:
-                cursor.execute("BEGIN IMMEDIATE" if self._is_sqlite else "BEGIN")
-            results: list[int] = []
-            for batch in batches:
-                results.extend(self._insert_batch(cursor, batch))
-            if in_transaction:
-                may_be_stored = True
-                connection.commit()
-                reusable = True
+            with translated(self.url, dialect=self.engine.dialect, call=call):
+                cursor = _cursor(connection)
+                if in_transaction:
+                    cursor.execute("BEGIN IMMEDIATE" if self._is_sqlite else "BEGIN")
+                results: list[int] = []
+                for batch in batches:
+                    results.extend(self._insert_batch(cursor, batch))
+                if in_transaction:
+                    call.may_have_run = True
+                    connection.commit()
+                    reusable = True
             return results
-        except Exception as error:
-            if lost_connection(error, self.engine.dialect):
-                # Never back into the pool; the next checkout opens a fresh connection.
-                connection.invalidate()
-            elif in_transaction:
-                _rollback_quietly(connection)
+        except (DatabaseUnreachable, OutcomeUnknown):
+            # The connection is gone: never back into the pool; the next checkout opens a fresh one.
             # Never retried here: a lost connection may hide a stored row (OutcomeUnknown).
-            raise translate_insert(
-                error, self.url, self.engine.dialect, rows=len(arguments), may_be_stored=may_be_stored
-            ) from None
+            connection.invalidate()
+            raise
+        except FibtriggerError:
+            if in_transaction:
+                _rollback_quietly(connection)
+            raise
         finally:
             self._release(connection, reusable=reusable)
 
@@ -184,6 +186,14 @@ class FibonacciTable:
         if [int(fib) for fib, _ in stored] != batch:
             raise ResultMismatch("the rows read back do not match the arguments inserted")
         return [_as_int(value) for _, value in stored]
+
+
+def _cursor(connection):
+    # One cursor per connection: mysql-connector-python pings the server in every cursor().
+    cursor = connection.info.get(_CURSOR)
+    if cursor is None:
+        cursor = connection.info[_CURSOR] = connection.cursor()
+    return cursor
 
 
 def _iterable(values: Any) -> Iterable:

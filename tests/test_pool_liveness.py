@@ -1,6 +1,7 @@
 """Connections are checked before reuse without a round trip, dead ones are replaced, and a table's
 own connections are kept between calls (an engine passed in is left as it was found)."""
 
+import os
 import socket
 
 import pytest
@@ -118,8 +119,10 @@ def test_a_ping_that_fails_replaces_the_connection(passed_engine_table, monkeypa
     before = connection.dbapi_connection.thread_id()
     monkeypatch.setattr(liveness, "IDLE_PING_SECONDS", -1.0)
     # A socket that looks idle but whose ping fails: a connection a middlebox dropped silently.
-    monkeypatch.setattr(liveness, "_readable", lambda sock: False)
-    connection.dbapi_connection._sock.shutdown(socket.SHUT_RDWR)  # the ping's write now fails
+    monkeypatch.setattr(liveness, "_readable", lambda fd: False)
+    fd = liveness.socket_descriptor(passed_engine_table.engine, connection.dbapi_connection, connection.info)
+    with socket.socket(fileno=os.dup(fd)) as same_socket:
+        same_socket.shutdown(socket.SHUT_RDWR)  # the ping's write now fails
     connection.close()
     assert passed_engine_table.compute(14) == 377
     connection = passed_engine_table.engine.raw_connection()
