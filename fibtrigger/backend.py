@@ -21,7 +21,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import URL, Connection
 
 from .config import database_url, masked
-from .database import Call, make_engine, server_error_number, translated
+from .database import make_engine, server_error_number, translated
 from .errors import ConfigurationError, LambdaSyncUnavailable, SchemaNotInstalled
 from .schema import mysql
 

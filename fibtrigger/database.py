@@ -206,7 +206,7 @@ def _is_client_timeout(error: BaseException) -> bool:
 
 
 def _message(error: BaseException) -> str:
-    args = getattr(error, "args", ())
+    args: tuple = error.args
     if len(args) > 1 and isinstance(args[0], int):  # (number, message), or mysql-connector's (number, text, state)
         text = str(args[1])
         return text.split(": ", 1)[1] if text.startswith(f"{args[0]}") and ": " in text else text

@@ -110,8 +110,8 @@ def _connect_pymysql(dialect, record, cargs, cparams):
             sock.close()
             raise
     else:
-        source = {"source_address": (connection.bind_address, 0)} if connection.bind_address else {}
-        sock = socket.create_connection((connection.host, connection.port), connection.connect_timeout, **source)
+        source = (connection.bind_address, 0) if connection.bind_address else None
+        sock = socket.create_connection((connection.host, connection.port), connection.connect_timeout, source)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     connection.connect(sock)  # closes sock if the handshake fails

@@ -14,7 +14,14 @@ from fibtrigger.lambda_function.contract import ArgumentError, check_fib, descri
 from . import liveness
 from .config import database_url, masked, raw_url
 from .database import Call, make_engine, translated
-from .errors import DatabaseUnreachable, FibtriggerError, InvalidArgument, OutcomeUnknown, ResultMismatch, ResultOutOfRange
+from .errors import (
+    DatabaseUnreachable,
+    FibtriggerError,
+    InvalidArgument,
+    OutcomeUnknown,
+    ResultMismatch,
+    ResultOutOfRange,
+)
 from .idle_connections import IdleConnections
 from .schema import dialect_module
 
