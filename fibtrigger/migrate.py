@@ -57,10 +57,8 @@ def _script(action, url, revision: str) -> str:
     config = alembic_config(url)
     buffer = io.StringIO()
     config.attributes["output_buffer"] = buffer
-    try:
+    with translated(config.attributes["url"]):
         action(config, revision, sql=True)
-    except Exception as error:
-        raise translate(error, config.attributes["url"]) from None
     return buffer.getvalue()
 
 
