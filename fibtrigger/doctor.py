@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from . import backend, migrate
+from . import backend, check, migrate
 from .config import database_url, masked
 from .database import make_engine, translated
 from .errors import FibtriggerError
@@ -59,6 +59,8 @@ def _server_checks(connection, url) -> list[Check]:
         )
     )
     checks.append(_objects_check(connection, sqlite))
+    if revision == head:
+        checks.append(_drift_check(connection))
     if not sqlite:
         checks.append(_binlog_check(connection))
         checks += _backend_checks(connection)
@@ -99,6 +101,15 @@ def _objects_check(connection, sqlite: bool) -> Check:
         ", ".join(found) or "none found",
         "" if ok else "run `fibtrigger migrate`",
     )
+
+
+def _drift_check(connection) -> Check:
+    """`fibtrigger check` in one line: the live objects against revision head's declarations."""
+    drifts = check.drift_of(connection)
+    if not drifts:
+        return Check("drift", True, "table, functions and triggers as revision head declares them")
+    found = ", ".join(f"{drift.label} {drift.change}" for drift in drifts)
+    return Check("drift", False, found, "`fibtrigger check` shows the diff; `alembic revision --autogenerate` restores")
 
 
 def _binlog_check(connection) -> Check:

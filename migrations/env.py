@@ -13,24 +13,15 @@ import fibtrigger.schema.operations as object_operations  # registers op.create_
 from fibtrigger.config import database_url
 from fibtrigger.database import with_driver
 from fibtrigger.migrate import migration_engine
-from fibtrigger.schema import dialect_module
 
 config = context.config
 if config.config_file_name is not None:
     fileConfig(config.config_file_name)
 
 url = with_driver(database_url(context.get_x_argument(as_dictionary=True).get("url") or config.attributes.get("url")))
-target_metadata = dialect_module(url.get_backend_name()).METADATA
-target_metadata.info[object_operations.METADATA_KEY] = True
+target_metadata = object_operations.target_metadata(url.get_backend_name())
 
-
-def include_object(item, name, type_, reflected, compare_to) -> bool:
-    """Only the declared tables, and those only when the database has them: a missing one is
-    created by op.create_object (CREATE TABLE as declared, INVISIBLE key and all)."""
-    return type_ != "table" or compare_to is not None
-
-
-options = dict(target_metadata=target_metadata, include_object=include_object)
+options = dict(target_metadata=target_metadata, include_object=object_operations.include_object)
 
 if context.is_offline_mode():
     output_buffer = config.attributes.get("output_buffer")

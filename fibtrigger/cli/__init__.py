@@ -8,6 +8,7 @@ from ..errors import FibtriggerError
 from . import (
     aws_commands,  # noqa: F401  (registers `fibtrigger aws ...`)
     backend_commands,  # noqa: F401  (registers `fibtrigger backend ...`)
+    check_commands,  # noqa: F401  (registers `fibtrigger check`)
     core,  # noqa: F401  (registers the core commands)
     lambda_commands,  # noqa: F401  (registers `fibtrigger lambda ...` and `fibtrigger invoke`)
     local_commands,  # noqa: F401  (registers `fibtrigger local ...`)

@@ -5,9 +5,9 @@ difference the facade cares about (INSERT ... RETURNING, MariaDB only) is
 chosen in ``fibtrigger.table`` by ``supports_returning``.
 """
 
-from sqlalchemy import Column, Integer, MetaData, Numeric
+from sqlalchemy import Column, Integer, MetaData
 from sqlalchemy import Table as MetadataTable
-from sqlalchemy.dialects.mysql import BIGINT
+from sqlalchemy.dialects.mysql import BIGINT, DECIMAL
 
 from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB, RANGE_MESSAGE
 
@@ -35,7 +35,7 @@ MetadataTable(
     TABLE_NAME,
     METADATA,
     Column("fib", Integer, nullable=True),
-    Column("value", Numeric(65, 0), nullable=False),
+    Column("value", DECIMAL(65, 0), nullable=False),
     Column("id", BIGINT(unsigned=True), primary_key=True, autoincrement=True, info={"invisible": True}),
     mysql_engine="InnoDB",
 )

@@ -7,7 +7,7 @@ imports no Alembic: the backend swap and the drift check use it too.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .canonical import canonical_sql, canonical_type, split_top_level
 
@@ -34,6 +34,11 @@ class DatabaseObject:
 
     def label(self) -> str:
         return f"{self.kind} {self.name}"
+
+    def spelled_like(self, other: "DatabaseObject") -> "DatabaseObject":
+        """This object, its parts that equal ``other``'s but for spelling written as ``other``
+        writes them: a diff of the two then shows only what differs."""
+        return self
 
     # Outside Alembic (the backend swap, tests): run on a SQLAlchemy connection.
     def create(self, connection) -> None:
@@ -101,6 +106,14 @@ class StoredFunction(DatabaseObject):
                 canonical_sql(self.body),
             ]
         )
+
+    def spelled_like(self, other: DatabaseObject) -> DatabaseObject:
+        if not isinstance(other, StoredFunction):
+            return self
+        header = self.canonical().split("\n")[:2]
+        if header != other.canonical().split("\n")[:2]:
+            return self
+        return replace(self, parameters=other.parameters, returns=other.returns, characteristics=other.characteristics)
 
     def canonical_characteristics(self) -> str:
         found = {"deterministic": "not deterministic", "access": "contains sql", "security": "sql security definer"}

@@ -18,7 +18,7 @@ from alembic.operations import MigrateOperation, Operations
 from sqlalchemy.schema import DDL
 
 from .. import backend
-from . import mysql
+from . import dialect_module, mysql
 from .live import compare_objects
 from .objects import DatabaseObject, Trigger
 
@@ -189,6 +189,19 @@ def _swap_backend(operations, operation: SwapBackendOp) -> None:
 #: The key in target_metadata.info that turns the comparison on (migrations/env.py sets it),
 #: so other projects' autogenerate runs in the same process are left alone.
 METADATA_KEY = "fibtrigger"
+
+
+def target_metadata(dialect_name: str):
+    """The declared tables as SQLAlchemy metadata, marked for the comparison of routines and triggers."""
+    metadata = dialect_module(dialect_name).METADATA
+    metadata.info[METADATA_KEY] = True
+    return metadata
+
+
+def include_object(item, name, type_, reflected, compare_to) -> bool:
+    """Alembic's own comparison covers only the declared tables, and only when the database has
+    them: a missing one is created by op.create_object (as declared, INVISIBLE key and all)."""
+    return type_ != "table" or compare_to is not None
 
 
 @comparators.dispatch_for("schema")
