@@ -105,7 +105,10 @@ def _objects_check(connection, sqlite: bool) -> Check:
 
 def _drift_check(connection) -> Check:
     """`fibtrigger check` in one line: the live objects against revision head's declarations."""
-    drifts = check.drift_of(connection)
+    try:
+        drifts = check.drift_of(connection)
+    except FibtriggerError as error:
+        return Check("drift", False, str(error))
     if not drifts:
         return Check("drift", True, "table, functions and triggers as revision head declares them")
     found = ", ".join(f"{drift.label} {drift.change}" for drift in drifts)

@@ -147,3 +147,17 @@ def test_check_is_a_setup_error_before_migrate(empty_mysql_url, capsys):
     assert "run `fibtrigger migrate` first" in capsys.readouterr().err
     assert main(["--database-url", "mysql+pymysql://nobody@127.0.0.1:1/x", "check", "--json"]) == 2
     assert json.loads(capsys.readouterr().out)["in_sync"] is None
+
+
+def test_an_account_that_cannot_read_the_bodies_gets_a_setup_error(migrated, mysql_databases, capsys):
+    from test_security_privileges import Accounts
+
+    url, _ = migrated
+    accounts = Accounts(mysql_databases)
+    try:
+        migrator = accounts.create("chk")
+        accounts.grant_printed("migrator", migrator, url.database, capsys)
+        assert main(["--database-url", plain(accounts.url(migrator, url)), "check"]) == 2
+        assert "cannot read the definition of function fibcomp" in capsys.readouterr().err
+    finally:
+        accounts.drop_all()

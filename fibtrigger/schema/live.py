@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from .. import backend
+from ..errors import ConfigurationError
 from . import mysql, sqlite
 from .objects import DatabaseObject, StoredFunction, Table, Trigger
 
@@ -79,6 +80,13 @@ def _mysql_functions(connection) -> list[StoredFunction]:
     for name, returns, deterministic, access, security, comment, body in connection.exec_driver_sql(
         mysql.SELECT_FUNCTIONS
     ):
+        if body is None:
+            # The server shows a routine's body only to its definer and to accounts allowed to read it.
+            raise ConfigurationError(
+                f"this account cannot read the definition of function {name}: check as its definer (the "
+                "account that migrated), or grant one that may read routine bodies (MariaDB: SELECT ON "
+                "mysql.proc; MySQL 8.0: SHOW_ROUTINE)"
+            )
         characteristics = ["DETERMINISTIC" if deterministic == "YES" else "NOT DETERMINISTIC", access]
         if security != "DEFINER":
             characteristics.append(f"SQL SECURITY {security}")
