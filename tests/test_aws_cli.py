@@ -30,7 +30,9 @@ def test_deploy_prints_the_invoke_url_the_arn_and_the_next_command(moto, capsys)
     assert f"Invoke URL:   https://{api_id}.execute-api.{REGION}.amazonaws.com/test/\n" in out
     assert f"Function ARN: {FUNCTION_ARN}\n" in out
     assert out.endswith(
-        f"Next, point the trigger at the function:\n  fibtrigger backend lambda --function-arn {FUNCTION_ARN}\n"
+        f"Next, point the trigger at the function:\n  fibtrigger backend lambda --function-arn {FUNCTION_ARN}\n\n"
+        f"Dashboard: https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}"
+        "#dashboards/dashboard/fibtrigger-test\n"
     )
     assert "  create Lambda function fibtrigger-test (python3.13, 128 MB, 10 s, package " in out
     assert "Aurora cluster" not in out
@@ -62,7 +64,7 @@ def test_plan_prints_the_changes_and_creates_nothing(moto, capsys):  # noqa: F81
     assert out.startswith(f"Plan for demo-prod in {REGION} (account {ACCOUNT}):\n")
     assert "  create REST API demo-prod (regional)\n" in out
     assert "  create IAM group callers (path /demo/)\n" in out
-    assert out.endswith("Plan: 11 to create, 0 to update, 0 unchanged.\n")
+    assert out.endswith("Plan: 17 to create, 0 to update, 0 unchanged.\n")
     assert inventory() == before
 
 

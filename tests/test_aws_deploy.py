@@ -68,7 +68,9 @@ def cluster(cluster_id: str = CLUSTER) -> dict:
 
 def inventory() -> dict:
     """Everything in the (moto) account that deploy could create, as comparable data."""
-    iam, lam, api, rds, logs = (boto3.client(s) for s in ("iam", "lambda", "apigateway", "rds", "logs"))
+    iam, lam, api, rds, logs, cloudwatch = (
+        boto3.client(s) for s in ("iam", "lambda", "apigateway", "rds", "logs", "cloudwatch")
+    )
     roles = sorted(r["RoleName"] for r in iam.list_roles()["Roles"])
     apis = api.get_rest_apis()["items"]
     functions = sorted(f["FunctionName"] for f in lam.list_functions()["Functions"])
@@ -87,7 +89,22 @@ def inventory() -> dict:
             )
             for a in apis
         },
-        "stages": {a["id"]: sorted(s["stageName"] for s in api.get_stages(restApiId=a["id"])["item"]) for a in apis},
+        "stages": {
+            a["id"]: sorted(
+                (s["stageName"], json.dumps([s.get("methodSettings"), s.get("accessLogSettings"), s.get("tags")]))
+                for s in api.get_stages(restApiId=a["id"])["item"]
+            )
+            for a in apis
+        },
+        "dashboards": {
+            d["DashboardName"]: cloudwatch.get_dashboard(DashboardName=d["DashboardName"])["DashboardBody"]
+            for d in cloudwatch.list_dashboards()["DashboardEntries"]
+        },
+        "alarms": sorted(
+            json.dumps({k: v for k, v in a.items() if not k.endswith("Timestamp") and not k.startswith("State")},
+                       sort_keys=True)
+            for a in cloudwatch.describe_alarms()["MetricAlarms"]
+        ),
         "groups": sorted(g["GroupName"] for g in iam.list_groups()["Groups"]),
         "group_policies": {
             g["GroupName"]: sorted(iam.list_group_policies(GroupName=g["GroupName"])["PolicyNames"])
@@ -238,14 +255,15 @@ def test_deploy_twice_creates_no_duplicates_and_changes_nothing(moto, package):
 
     assert inventory() == after_first
     assert not second.changed
-    assert [c.action for c in second.changes] == ["keep"] * len(second.changes)
+    # Only keeps, and the access log that moto's account (no CloudWatch role) cannot have.
+    assert {c.action for c in second.changes if c.kind != "API access log"} == {"keep"}
     assert second.invoke_url == first.invoke_url and second.function_arn == first.function_arn
     assert [op for op in called if not op.startswith(READ_ONLY_PREFIXES)] == []
     # One of each: API, POST method on /, stage, permission statement, group policy, roles, parameter group.
     api_id = the_api()["id"]
     assert after_first["methods"][api_id] == [("/", "POST")]
     assert after_first["resources"][api_id] == ["/"]
-    assert after_first["stages"][api_id] == ["test"]
+    assert [stage for stage, _ in after_first["stages"][api_id]] == ["test"]
     assert after_first["permissions"] == {"fibtrigger-test": ["fibtrigger-test-apigateway-invoke"]}
     assert after_first["group_policies"] == {"apiUsers": ["fibtrigger-test-invoke-api"]}
     assert after_first["roles"] == ["fibtrigger-test-aurora", "fibtrigger-test-lambda"]
@@ -271,7 +289,8 @@ def test_code_is_updated_only_when_the_package_sha256_differs(moto, package):
 def test_changed_settings_update_the_function_configuration_in_place(moto, package):
     deploy(StackSettings(), sleep=no_sleep, package=package)
     report = deploy(StackSettings(memory=256, timeout=30), sleep=no_sleep, package=package)
-    assert [(c.action, c.kind) for c in report.changes if c.action != "keep"] == [("update", "Lambda configuration")]
+    changed = [(c.action, c.kind) for c in report.changes if c.action not in ("keep", "skip")]
+    assert changed == [("update", "Lambda configuration")]
     config = boto3.client("lambda").get_function_configuration(FunctionName="fibtrigger-test")
     assert (config["MemorySize"], config["Timeout"]) == (256, 30)
 
@@ -284,10 +303,12 @@ def test_a_method_changed_by_hand_is_put_back_and_redeployed(moto, package):
     client.delete_method(restApiId=api_id, resourceId=root["id"], httpMethod="POST")
     client.put_method(restApiId=api_id, resourceId=root["id"], httpMethod="POST", authorizationType="NONE")
     report = deploy(StackSettings(), sleep=no_sleep, package=package)
-    assert [(c.action, c.kind) for c in report.changes if c.action != "keep"] == [
+    assert [(c.action, c.kind) for c in report.changes if c.action not in ("keep", "skip")] == [
         ("update", "API method"),
         ("create", "API integration"),
         ("update", "API stage"),
+        # moto's CreateDeployment makes the stage anew, without its settings; deploy puts them back.
+        ("create", "API stage settings"),
     ]
     method = root_post_method(api_id)
     assert method["authorizationType"] == "AWS_IAM"
@@ -328,6 +349,7 @@ def test_plan_touches_nothing_and_lists_every_step(moto, package):
     kinds = [(c.action, c.kind) for c in report.changes]
     assert kinds == [
         ("create", "log group"),
+        ("create", "log group"),
         ("create", "IAM role"),
         ("create", "IAM role policy"),
         ("create", "Lambda function"),
@@ -335,9 +357,15 @@ def test_plan_touches_nothing_and_lists_every_step(moto, package):
         ("create", "API method"),
         ("create", "API integration"),
         ("create", "API stage"),
+        ("skip", "API access log"),
+        ("create", "API stage settings"),
         ("create", "Lambda permission"),
         ("create", "IAM group"),
         ("create", "IAM group policy"),
+        ("create", "CloudWatch dashboard"),
+        ("create", "CloudWatch alarm"),
+        ("create", "CloudWatch alarm"),
+        ("create", "CloudWatch alarm"),
         ("create", "IAM role"),
         ("create", "IAM role policy"),
         ("create", "cluster role"),
@@ -351,7 +379,7 @@ def test_plan_touches_nothing_and_lists_every_step(moto, package):
 def test_plan_after_deploy_shows_only_what_changed(moto, package):
     deploy(StackSettings(), sleep=no_sleep, package=package)
     report = plan(StackSettings(timeout=20), sleep=no_sleep, package=package)
-    assert [(c.action, c.kind, c.detail) for c in report.changes if c.action != "keep"] == [
+    assert [(c.action, c.kind, c.detail) for c in report.changes if c.action not in ("keep", "skip")] == [
         ("update", "Lambda configuration", "Timeout 20")
     ]
     config = boto3.client("lambda").get_function_configuration(FunctionName="fibtrigger-test")

@@ -35,5 +35,9 @@ class Arns:
             f"{function_arn}/invocations"
         )
 
+    def api_stage(self, api_id: str, stage: str) -> str:
+        """A REST API stage, as API Gateway's TagResource names it."""
+        return f"arn:{self.partition}:apigateway:{self.region}::/restapis/{api_id}/stages/{stage}"
+
     def invoke_url(self, api_id: str, stage: str) -> str:
         return f"https://{api_id}.execute-api.{self.region}.amazonaws.com/{stage}/"

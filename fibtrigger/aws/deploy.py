@@ -15,14 +15,15 @@ from typing import Any
 
 import boto3
 
-from . import aurora, policies
+from ..errors import ResourceNotOwned
+from . import aurora, monitoring, policies
 from . import package as lambda_package
 from .clients import API_MISSING, IAM_MISSING, AwsClients, Sleep, role_not_ready_or_busy, session_for
 from .destroy import destroy_stack
 from .package import Package
 from .report import Recorder, Report
 from .resources import Resources
-from .stack import API_PATH, HANDLER, HTTP_METHOD, StackSettings, document
+from .stack import API_PATH, HANDLER, HTTP_METHOD, StackSettings, document, tag_list
 
 NEW_API_ID = "<new-api-id>"
 
@@ -75,16 +76,22 @@ class _Deployment:
     def run(self, run: Recorder) -> Report:
         s = self.settings
         cluster = aurora.describe_cluster(self.aws, s.cluster) if s.cluster else None
-        self._log_group(run)
+        self._log_group(run, s.log_group_name)
+        self._log_group(run, s.access_log_group_name)
         role_arn = self.res.ensure_role(
             run, s.lambda_role_name, policies.LAMBDA_SERVICE, s.logs_policy_name,
             policies.function_logs(self.arns.log_group(s.log_group_name)),
         )
         function_arn = self._function(run, role_arn)
         api_id = self._api(run, function_arn)
+        advice = self._stage_settings(run, api_id)
         self._permission(run, api_id)
         self._users_group(run, api_id)
+        self._dashboard(run)
+        self._alarms(run)
         report = Report(self.res.identity.region, self.res.identity.account, run.changes, function_arn=function_arn)
+        report.advice.extend(advice)
+        report.dashboard_url = monitoring.console_url(self.arns.partition, self.arns.region, s.dashboard_name)
         if api_id:
             report.invoke_url = self.arns.invoke_url(api_id, s.stage)
         if cluster is not None:
@@ -92,29 +99,125 @@ class _Deployment:
             report.notes.extend(aurora.notes(self.res.identity.region, cluster))
         return report
 
-    def _log_group(self, run: Recorder) -> None:
-        """Deploy creates the log group (Lambda would otherwise), so it is tagged and expires."""
+    def _log_group(self, run: Recorder, name: str) -> None:
+        """Deploy creates the log groups (Lambda would otherwise), so they are tagged and expire."""
         s = self.settings
 
         def set_retention() -> None:
-            self.aws.call(
-                "logs", "put_retention_policy", logGroupName=s.log_group_name, retentionInDays=s.log_retention_days
-            )
+            self.aws.call("logs", "put_retention_policy", logGroupName=name, retentionInDays=s.log_retention_days)
 
         def create() -> None:
-            self.aws.call("logs", "create_log_group", logGroupName=s.log_group_name, tags=s.tags)
+            self.aws.call("logs", "create_log_group", logGroupName=name, tags=s.tags)
             set_retention()
 
-        group = self.res.log_group()
+        group = self.res.log_group(name)
         retention = f"{s.log_retention_days} days retention"
         if group is None:
-            run.change("create", "log group", s.log_group_name, create, retention)
+            run.change("create", "log group", name, create, retention)
         elif not self.res.owns(self.res.log_group_tags(group)):
-            run.skip("log group", s.log_group_name, "exists, not created by fibtrigger: left alone")
+            run.skip("log group", name, "exists, not created by fibtrigger: left alone")
         elif group.get("retentionInDays") != s.log_retention_days:
-            run.change("update", "log group", s.log_group_name, set_retention, retention)
+            run.change("update", "log group", name, set_retention, retention)
         else:
-            run.keep("log group", s.log_group_name)
+            run.keep("log group", name)
+
+    def _stage_settings(self, run: Recorder, api_id: str | None) -> list[str]:
+        """Detailed metrics and a JSON access log on the stage, and its tags; returns advice for the user."""
+        s = self.settings
+        stage = (self.res.api_stage(api_id) if api_id else None) or {}
+        operations, details, advice = [], [], []
+        metrics = (stage.get("methodSettings") or {}).get(monitoring.METHOD_SETTINGS_PATH) or {}
+        if not metrics.get("metricsEnabled"):
+            operations.append({"op": "replace", "path": f"/{monitoring.METHOD_SETTINGS_PATH}/metrics/enabled",
+                               "value": "true"})
+            details.append("detailed metrics")
+        account = self.aws.call("apigateway", "get_account") or {}
+        wanted_log = {
+            "destinationArn": self.arns.log_group(s.access_log_group_name), "format": monitoring.ACCESS_LOG_FORMAT,
+        }
+        if not account.get("cloudwatchRoleArn"):
+            # API Gateway refuses an access log until the account (per region) names a CloudWatch role.
+            run.skip("API access log", s.stage, "this account and region have no API Gateway CloudWatch role")
+            advice.append(monitoring.CLOUDWATCH_ROLE_ADVICE)
+        elif (stage.get("accessLogSettings") or {}) != wanted_log:
+            operations += [
+                {"op": "replace", "path": f"/accessLogSettings/{key}", "value": value}
+                for key, value in wanted_log.items()
+            ]
+            details.append(f"JSON access log to {s.access_log_group_name}")
+        label = f"{s.stage} ({s.api_name})"
+        tagged = self.res.owns(stage.get("tags"))
+        if not tagged:
+            details.append("tags")
+
+        def apply() -> None:
+            if operations:
+                self.aws.call(
+                    "apigateway", "update_stage", restApiId=api_id, stageName=s.stage, patchOperations=operations
+                )
+            if not tagged:
+                self.aws.call(
+                    "apigateway", "tag_resource", resourceArn=self.arns.api_stage(api_id, s.stage), tags=s.tags
+                )
+
+        if details:
+            action = "create" if not stage.get("methodSettings") else "update"
+            run.change(action, "API stage settings", label, apply, ", ".join(details))
+        else:
+            run.keep("API stage settings", label)
+        return advice
+
+    def _dashboard(self, run: Recorder) -> None:
+        s = self.settings
+        body = self.res.watched().dashboard()
+        current = self.res.dashboard()
+
+        def put() -> None:
+            self.aws.call(
+                "cloudwatch", "put_dashboard", DashboardName=s.dashboard_name,
+                DashboardBody=json.dumps(body, separators=(",", ":")),
+            )
+
+        detail = f"{len(body['widgets']) - 1} graphs"
+        if current is None:
+            run.change("create", "CloudWatch dashboard", s.dashboard_name, put, detail)
+        elif not self.res.owns_dashboard(current):
+            raise ResourceNotOwned(
+                f"CloudWatch dashboard {s.dashboard_name} exists but was not created by fibtrigger for this stack: "
+                "fibtrigger leaves it alone; choose another --name or --stage"
+            )
+        elif json.loads(current["DashboardBody"]) != body:
+            run.change("update", "CloudWatch dashboard", s.dashboard_name, put, detail)
+        else:
+            run.keep("CloudWatch dashboard", s.dashboard_name)
+
+    def _alarms(self, run: Recorder) -> None:
+        s = self.settings
+        existing = self.res.alarms()
+        for alarm in self.res.watched().alarms():
+            wanted = alarm.properties(s.alarm_topic)
+            current = existing.get(alarm.name)
+            detail = f"{alarm.namespace} {alarm.metric} >= {alarm.threshold:g} in {monitoring.PERIOD_SECONDS} s" + (
+                f", notifies {s.alarm_topic}" if s.alarm_topic else ""
+            )
+            if current is None:
+                run.change(
+                    "create", "CloudWatch alarm", alarm.name,
+                    lambda wanted=wanted: self.aws.call(
+                        "cloudwatch", "put_metric_alarm", Tags=tag_list(s.tags), **wanted
+                    ),
+                    detail,
+                )
+                continue
+            self.res.require_ours("CloudWatch alarm", alarm.name, self.res.alarm_tags(current))
+            if any(current.get(key) != value for key, value in wanted.items()):
+                run.change(
+                    "update", "CloudWatch alarm", alarm.name,
+                    lambda wanted=wanted: self.aws.call("cloudwatch", "put_metric_alarm", **wanted),
+                    detail,
+                )
+            else:
+                run.keep("CloudWatch alarm", alarm.name)
 
     def _function(self, run: Recorder, role_arn: str) -> str:
         s = self.settings

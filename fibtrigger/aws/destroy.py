@@ -3,7 +3,7 @@
 from functools import partial
 
 from . import aurora
-from .clients import API_MISSING, IAM_MISSING, LAMBDA_MISSING, LOGS_MISSING, role_not_ready_or_busy
+from .clients import API_MISSING, CLOUDWATCH_MISSING, IAM_MISSING, LAMBDA_MISSING, LOGS_MISSING, role_not_ready_or_busy
 from .report import Recorder, Report
 from .resources import Resources
 
@@ -11,11 +11,14 @@ from .resources import Resources
 def destroy_stack(res: Resources) -> Report:
     run = Recorder(apply=True)
     aurora.remove_access(res, run)
+    _alarms(res, run)
+    _dashboard(res, run)
     _users_group(res, run)
     _api(res, run)
     _function(res, run)
     res.delete_role(run, res.settings.lambda_role_name)
-    _log_group(res, run)
+    _log_group(res, run, res.settings.access_log_group_name)
+    _log_group(res, run, res.settings.log_group_name)
     return Report(res.identity.region, res.identity.account, run.changes)
 
 
@@ -92,15 +95,39 @@ def _function(res: Resources, run: Recorder) -> None:
     )
 
 
-def _log_group(res: Resources, run: Recorder) -> None:
-    s = res.settings
-    group = res.log_group()
+def _log_group(res: Resources, run: Recorder, name: str) -> None:
+    group = res.log_group(name)
     if group is None:
         return
     if not res.owns(res.log_group_tags(group)):
-        run.skip("log group", s.log_group_name, "not created by fibtrigger")
+        run.skip("log group", name, "not created by fibtrigger")
         return
     run.change(
-        "delete", "log group", s.log_group_name,
-        lambda: res.aws.call("logs", "delete_log_group", logGroupName=s.log_group_name, missing=LOGS_MISSING),
+        "delete", "log group", name,
+        lambda: res.aws.call("logs", "delete_log_group", logGroupName=name, missing=LOGS_MISSING),
+    )
+
+
+def _alarms(res: Resources, run: Recorder) -> None:
+    for name, alarm in res.alarms().items():
+        if not res.owns(res.alarm_tags(alarm)):
+            run.skip("CloudWatch alarm", name, "not created by fibtrigger")
+            continue
+        run.change(
+            "delete", "CloudWatch alarm", name,
+            lambda name=name: res.aws.call("cloudwatch", "delete_alarms", AlarmNames=[name]),
+        )
+
+
+def _dashboard(res: Resources, run: Recorder) -> None:
+    name = res.settings.dashboard_name
+    dashboard = res.dashboard()
+    if dashboard is None:
+        return
+    if not res.owns_dashboard(dashboard):
+        run.skip("CloudWatch dashboard", name, "not created by fibtrigger for this stack")
+        return
+    run.change(
+        "delete", "CloudWatch dashboard", name,
+        lambda: res.aws.call("cloudwatch", "delete_dashboards", DashboardNames=[name], missing=CLOUDWATCH_MISSING),
     )

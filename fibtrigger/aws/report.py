@@ -31,6 +31,8 @@ class Report:
     function_arn: str | None = None
     invoke_url: str | None = None
     notes: list[str] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)
+    dashboard_url: str | None = None
 
     @property
     def next_command(self) -> str | None:

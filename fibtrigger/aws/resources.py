@@ -5,9 +5,17 @@ from functools import partial
 from typing import Any
 
 from ..errors import ResourceNotOwned
-from . import policies
+from . import monitoring, policies
 from .arns import Arns
-from .clients import API_MISSING, IAM_MISSING, LAMBDA_MISSING, LOGS_MISSING, RDS_GROUP_MISSING, AwsClients
+from .clients import (
+    API_MISSING,
+    CLOUDWATCH_MISSING,
+    IAM_MISSING,
+    LAMBDA_MISSING,
+    LOGS_MISSING,
+    RDS_GROUP_MISSING,
+    AwsClients,
+)
 from .report import Recorder
 from .stack import TAG_STACK, TAG_STAGE, StackSettings, document, tag_list, tag_map
 
@@ -42,8 +50,8 @@ class Resources:
     def function(self) -> dict | None:
         return self.aws.call("lambda", "get_function", FunctionName=self.settings.function_name, missing=LAMBDA_MISSING)
 
-    def log_group(self) -> dict | None:
-        name = self.settings.log_group_name
+    def log_group(self, name: str | None = None) -> dict | None:
+        name = name or self.settings.log_group_name
         for group in self.aws.pages("logs", "describe_log_groups", "logGroups", logGroupNamePrefix=name):
             if group["logGroupName"] == name:
                 return group
@@ -76,6 +84,37 @@ class Resources:
             if statement.get("Sid") == self.settings.permission_id:
                 return statement
         return None
+
+    def dashboard(self) -> dict | None:
+        return self.aws.call(
+            "cloudwatch", "get_dashboard", DashboardName=self.settings.dashboard_name, missing=CLOUDWATCH_MISSING
+        )
+
+    def owns_dashboard(self, dashboard: dict) -> bool:
+        """Dashboards carry no tags everywhere (CloudFormation, emulators): the first widget names the stack."""
+        try:
+            widgets = json.loads(dashboard.get("DashboardBody") or "{}").get("widgets") or []
+        except ValueError:
+            return False
+        first = widgets[0].get("properties", {}).get("markdown") if widgets and isinstance(widgets[0], dict) else None
+        return first == monitoring.marker(self.settings.name, self.settings.stage)
+
+    def alarms(self) -> dict[str, dict]:
+        """This stack's alarms that exist, by name."""
+        names = [alarm.name for alarm in self.watched().alarms()]
+        answer = self.aws.call("cloudwatch", "describe_alarms", AlarmNames=names)
+        return {alarm["AlarmName"]: alarm for alarm in (answer or {}).get("MetricAlarms", [])}
+
+    def alarm_tags(self, alarm: dict) -> dict[str, str]:
+        answer = self.aws.call("cloudwatch", "list_tags_for_resource", ResourceARN=alarm["AlarmArn"])
+        return tag_map((answer or {}).get("Tags"))
+
+    def watched(self) -> monitoring.Watched:
+        s = self.settings
+        return monitoring.Watched(
+            prefix=s.prefix, function_name=s.function_name, api_name=s.api_name, stage=s.stage,
+            region=self.identity.region, marker=monitoring.marker(s.name, s.stage),
+        )
 
     def group(self) -> dict | None:
         return self.aws.call("iam", "get_group", GroupName=self.settings.users_group, missing=IAM_MISSING)

@@ -32,6 +32,7 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
 _IAM_GROUP = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
 _RUNTIME = re.compile(r"python3\.[0-9]+")
 _CLUSTER_ID = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,62}")
+_SNS_TOPIC_ARN = re.compile(r"arn:aws(?:-cn|-us-gov)?:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}", re.ASCII)
 # So that the longest derived name, "{name}-{stage}-invoke-lambda", fits IAM's 64 characters.
 MAX_NAME = 32
 MAX_STAGE = 16
@@ -49,8 +50,12 @@ class StackSettings:
     timeout: int = DEFAULT_TIMEOUT_SECONDS
     runtime: str = DEFAULT_RUNTIME
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
+    alarm_topic: str | None = None
 
     def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
         for label, value, longest in (("name", self.name, MAX_NAME), ("stage", self.stage, MAX_STAGE)):
             if not _NAME.fullmatch(value or "") or len(value) > longest:
                 raise InvalidArgument(
@@ -67,6 +72,10 @@ class StackSettings:
             raise InvalidArgument(f"--memory must be between 128 and 10240 MB, got {self.memory}")
         if not 1 <= self.timeout <= 900:
             raise InvalidArgument(f"--timeout must be between 1 and 900 seconds, got {self.timeout}")
+        if self.alarm_topic is not None and not _SNS_TOPIC_ARN.fullmatch(self.alarm_topic):
+            raise InvalidArgument(
+                f"--alarm-topic {self.alarm_topic[:140]!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
+            )
 
     @property
     def prefix(self) -> str:
@@ -79,6 +88,14 @@ class StackSettings:
     @property
     def log_group_name(self) -> str:
         return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def access_log_group_name(self) -> str:
+        return f"/aws/apigateway/{self.prefix}/access"
+
+    @property
+    def dashboard_name(self) -> str:
+        return self.prefix
 
     @property
     def lambda_role_name(self) -> str:

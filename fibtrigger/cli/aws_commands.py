@@ -44,6 +44,8 @@ def function_options(command: Callable) -> Callable:
                      show_default=True, help="Lambda timeout in seconds (1-900)."),
         click.option("--runtime", default=DEFAULT_RUNTIME, show_default=True,
                      help="Lambda Python runtime."),
+        click.option("--alarm-topic", metavar="SNS_TOPIC_ARN",
+                     help="Notify this SNS topic when an alarm fires (default: alarms without actions)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -101,9 +103,14 @@ def deploy(region: str | None, profile: str | None, **settings: object) -> None:
         click.echo(f"Aurora cluster {deployment.settings.cluster}: three steps remain")
         for number, note in enumerate(report.notes, 1):
             click.echo(f"  {number}. {note}")
+    for advice in report.advice:
+        click.echo("")
+        click.echo(f"Note: {advice}")
     click.echo("")
     click.echo("Next, point the trigger at the function:")
     click.echo(f"  {report.next_command}")
+    click.echo("")
+    click.echo(f"Dashboard: {report.dashboard_url}")
 
 
 @aws_group.command()
