@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL
 
 from . import migrate
 from .config import database_url
-from .database import translate
+from .database import translated
 from .errors import SchemaNotInstalled
 from .schema import operations as object_operations
 
@@ -64,10 +64,9 @@ def drift(url: str | URL | None = None) -> list[Drift]:
     url = database_url(url)
     engine = migrate.migration_engine(url)
     try:
-        with engine.connect() as connection:
+        with translated(url, dialect=engine.dialect) as call, engine.connect() as connection:
+            call.connected = True
             return drift_of(connection)
-    except Exception as error:
-        raise translate(error, url) from None
     finally:
         engine.dispose()
 

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from fibonacci_numbers import fibonacci
-from fibtrigger import backend, doctor, migrate
+from fibtrigger import backend, check, doctor, migrate
 from fibtrigger.database import translated
 from fibtrigger.errors import (
     AccessDenied,
@@ -98,7 +98,8 @@ def test_every_call_works_on_every_driver(drivername, driver_url, mysql_raw):
     assert compute(30, url=driver_url) == 832040
     assert backend.current_backend(driver_url) == backend.BackendState(backend.SQL)
     assert not backend.use_sql(driver_url).changed
-    assert [check for check in doctor.diagnose(driver_url) if not check.ok] == []
+    assert [failed for failed in doctor.diagnose(driver_url) if not failed.ok] == []
+    assert check.drift(driver_url) == []
     assert migrate.current(driver_url) == doctor.head_revision()
 
 
