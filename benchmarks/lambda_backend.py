@@ -41,7 +41,7 @@ def row(settings: Settings) -> Row:
 
 def _measure(stack, settings: Settings) -> Row:
     base = make_url(stack.database_url)
-    admin = pymysql.connect(unix_socket=stack.socket, user="root", autocommit=True)
+    admin = pymysql.connect(unix_socket=stack.socket, user="root", password=stack.password, autocommit=True)
     service = http.client.HTTPConnection(HOST, stack.lambda_port, timeout=30)
     tables: dict[str, FibonacciTable] = {}
     try:

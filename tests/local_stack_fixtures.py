@@ -1,11 +1,13 @@
 """Fixtures for the Lambda path: a private mariadbd with the local lambda_sync, and the peer it posts to.
 
 Imported by the test modules that need them (module scope: each module gets
-its own server, under pytest's tmp directory, stopped at the end).
+its own server, in a temporary directory, stopped at the end).
 """
 
 import os
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +30,14 @@ def require_local_tools() -> None:
         pytest.skip(reason)
 
 
+def stack_base(name: str) -> Path:
+    """A new directory for a state directory. Run as root, mariadbd runs as an unprivileged account
+    that must pass through every parent: pytest's own tmp directory (mode 0700) would not let it."""
+    base = Path(tempfile.mkdtemp(prefix=f"fibtrigger-{name}-"))
+    base.chmod(0o711)
+    return base
+
+
 @pytest.fixture(scope="module")
 def peer():
     lambda_peer = LambdaPeer().start()
@@ -36,27 +46,31 @@ def peer():
 
 
 @pytest.fixture(scope="module")
-def private_server(tmp_path_factory, peer):
+def private_server(peer):
     """A private mariadbd whose lambda_sync posts to ``peer``; no Lambda service."""
     require_local_tools()
-    directory = tmp_path_factory.mktemp("private-mariadbd")
+    base = stack_base("private-mariadbd")
+    directory = base / "state"
     stack = local_stack.up(
         directory, db_port=0, lambda_port=peer.port, lambda_timeout_ms=UDF_TIMEOUT_MS, lambda_service=False
     )
     yield stack
     local_stack.down(directory)
     assert_no_crash(directory)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def lambda_stack(tmp_path_factory):
+def lambda_stack():
     """`fibtrigger local up` for real: a private mariadbd and the local Lambda service, on free ports."""
     require_local_tools()
-    directory = tmp_path_factory.mktemp("local-stack")
+    base = stack_base("local-stack")
+    directory = base / "state"
     stack = local_stack.up(directory, db_port=0, lambda_port=0, lambda_timeout_ms=UDF_TIMEOUT_MS)
     yield stack
     local_stack.down(directory)
     assert_no_crash(directory)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def assert_no_crash(directory) -> None:

@@ -30,7 +30,7 @@ def url(private_server):
 @pytest.fixture
 def raw(private_server, url, peer):
     peer.reset()
-    connection = pymysql.connect(unix_socket=private_server.socket, user="root", database="fibtrigger", autocommit=True)
+    connection = pymysql.connect(unix_socket=private_server.socket, user="root", password=private_server.password, database="fibtrigger", autocommit=True)
     connection.cursor().execute("DELETE FROM fibonacci")
     yield connection
     connection.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fibtrigger.local import servers as local_stack
-from local_stack_fixtures import require_local_tools
+from local_stack_fixtures import require_local_tools, stack_base
 
 pytestmark = pytest.mark.mysql
 
@@ -29,12 +29,14 @@ def fibtrigger(*args, env):
 
 
 @pytest.fixture
-def shell_env(tmp_path):
+def shell_env():
     require_local_tools()
-    env = dict(os.environ, FIBTRIGGER_STATE_DIR=str(tmp_path / "state"))
+    base = stack_base("shell")
+    env = dict(os.environ, FIBTRIGGER_STATE_DIR=str(base / "state"))
     env.pop("FIBTRIGGER_DATABASE_URL", None)
     yield env
     local_stack.down(env["FIBTRIGGER_STATE_DIR"])
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def running(pid: int) -> bool:
@@ -56,8 +58,9 @@ def test_the_readme_flow(shell_env):
     assert swapped.returncode == 0 and f"-> lambda {ARN}" in swapped.stdout
 
     port = re.search(r":(\d+)/", exports["FIBTRIGGER_DATABASE_URL"]).group(1)
+    client_config = Path(shell_env["FIBTRIGGER_STATE_DIR"]) / "client.cnf"
     client = subprocess.run(
-        [shutil.which("mariadb"), "-h", "127.0.0.1", "-P", port, "-u", "root", "fibtrigger",
+        [shutil.which("mariadb"), f"--defaults-extra-file={client_config}", "-h", "127.0.0.1", "-P", port, "fibtrigger",
          "-e", "INSERT INTO fibonacci VALUES (10, null); SELECT * FROM fibonacci"],
         capture_output=True, text=True, timeout=30,
     )

@@ -26,7 +26,7 @@ INTERRUPTED = (1317, 1969)  # KILL QUERY / max_statement_time
 @pytest.fixture
 def sql(private_server, peer):
     peer.reset()
-    connection = pymysql.connect(unix_socket=private_server.socket, user="root", database="fibtrigger", autocommit=True)
+    connection = pymysql.connect(unix_socket=private_server.socket, user="root", password=private_server.password, database="fibtrigger", autocommit=True)
     yield connection
     connection.close()
 
@@ -127,7 +127,7 @@ def test_kill_query_interrupts_a_hanging_call(sql, peer, private_server):
     worker.start()
     while not peer.requests:
         time.sleep(0.02)
-    killer = pymysql.connect(unix_socket=private_server.socket, user="root", autocommit=True)
+    killer = pymysql.connect(unix_socket=private_server.socket, user="root", password=private_server.password, autocommit=True)
     killer.cursor().execute(f"KILL QUERY {thread_id}")
     killer.close()
     worker.join(10)
@@ -172,7 +172,7 @@ def test_the_build_is_named_by_its_content_and_reused(private_server, sql):
 def test_drop_and_recreate_while_server_threads_hold_handles(private_server, sql, peer):
     """Unloading the library cleans up every thread's handle; threads that outlive it do not crash."""
     others = [
-        pymysql.connect(unix_socket=private_server.socket, user="root", database="fibtrigger", autocommit=True)
+        pymysql.connect(unix_socket=private_server.socket, user="root", password=private_server.password, database="fibtrigger", autocommit=True)
         for _ in range(3)
     ]
     for connection in others:

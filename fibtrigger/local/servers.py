@@ -3,12 +3,20 @@
 The twin of `fibtrigger local up|down|status`. Everything lives under a state
 directory (``$FIBTRIGGER_STATE_DIR``, default ``./.fibtrigger``):
 
-    stack.json            ports and PIDs
+    stack.json            ports and PIDs (no secret)
+    password              MariaDB root's generated password (mode 0600)
+    client.cnf            the same for the mariadb client's --defaults-extra-file (mode 0600)
     plugin/               the lambda_sync build (mariadbd's --plugin-dir)
-    mariadb/data/         the datadir, made by mariadb-install-db
-    mariadb/error.log     mariadbd's log
+    mariadb/              mode 0700, owned by the account mariadbd runs as:
+      data/               the datadir, made by mariadb-install-db
+      files/              the only directory LOAD DATA / SELECT ... INTO may use (secure_file_priv)
+      mariadbd.sock, error.log
     lambda/service.log    the Lambda service's log
 
+The stack is private to the user who started it: MariaDB's root has a generated
+password, mariadbd listens on 127.0.0.1 only, and its socket sits in a directory
+nobody else can enter. Started by root, mariadbd runs as the unprivileged system
+account SERVICE_ACCOUNT (the one the MariaDB server package made to run mariadbd).
 mariadbd runs with ``--no-defaults``, so nothing of a system server's
 configuration leaks in, and with ``AWS_ENDPOINT_URL_LAMBDA`` in its
 environment: that is where lambda_sync posts.
@@ -18,7 +26,10 @@ import getpass
 import hashlib
 import json
 import os
+import pwd
+import secrets
 import shutil
+import stat
 import signal
 import socket
 import subprocess
@@ -32,6 +43,7 @@ from pathlib import Path
 
 import pymysql
 
+from ..config import masked
 from ..errors import ConfigurationError, LocalStackError
 from ..schema import mysql
 from . import udf_build
@@ -42,6 +54,11 @@ DEFAULT_DB_PORT = 3307
 DEFAULT_LAMBDA_PORT = 9001
 DATABASE = "fibtrigger"
 HOST = "127.0.0.1"
+ADMIN_USER = "root"
+# Who runs mariadbd when root starts the stack: Debian's and Red Hat's MariaDB packages make it.
+SERVICE_ACCOUNT = "mysql"
+PASSWORD_FILE = "password"
+CLIENT_CONFIG_FILE = "client.cnf"
 ENDPOINT_ENV = "AWS_ENDPOINT_URL_LAMBDA"
 CONNECT_TIMEOUT_ENV = "FIBTRIGGER_LAMBDA_CONNECT_TIMEOUT_MS"
 TIMEOUT_ENV = "FIBTRIGGER_LAMBDA_TIMEOUT_MS"
@@ -62,10 +79,17 @@ class LocalStack:
     udf_library: str | None = None
     lambda_timeout_ms: int | None = None
     lambda_env: dict[str, str] = field(default_factory=dict)
+    # Kept in its own 0600 file, never in stack.json.
+    password: str = field(default="", repr=False, compare=False)
 
     @property
     def database_url(self) -> str:
-        return f"mysql+pymysql://root@{HOST}:{self.db_port}/{DATABASE}"
+        """The URL with the password: for `eval "$(fibtrigger local up)"`; show masked_url instead."""
+        return f"mysql+pymysql://{ADMIN_USER}:{self.password}@{HOST}:{self.db_port}/{DATABASE}"
+
+    @property
+    def masked_url(self) -> str:
+        return masked(self.database_url)
 
     @property
     def lambda_endpoint(self) -> str:
@@ -98,17 +122,103 @@ def _stack_file(directory: Path) -> Path:
 
 def load(path: str | Path | None = None) -> LocalStack | None:
     """The recorded stack, or None when `local up` never ran here."""
-    stack_file = _stack_file(state_dir(path))
+    directory = state_dir(path)
+    stack_file = _stack_file(directory)
     if not stack_file.is_file():
         return None
-    return LocalStack(**json.loads(stack_file.read_text()))
+    stack = LocalStack(**json.loads(stack_file.read_text()))
+    password_file = directory / PASSWORD_FILE
+    if password_file.is_file():
+        stack.password = password_file.read_text().strip()
+    return stack
 
 
 def _save(stack: LocalStack) -> None:
     stack_file = _stack_file(Path(stack.state_dir))
     partial = stack_file.with_suffix(".partial")
-    partial.write_text(json.dumps(asdict(stack), indent=2) + "\n")
+    recorded = asdict(stack)
+    del recorded["password"]
+    partial.write_text(json.dumps(recorded, indent=2) + "\n")
     os.replace(partial, stack_file)
+
+
+def _password(directory: Path) -> str:
+    """The stack's MariaDB root password: generated once, kept in a 0600 file only its owner reads."""
+    path = directory / PASSWORD_FILE
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        os.chmod(path, 0o600, follow_symlinks=False)
+        password = path.read_text().strip()
+        if password:
+            return password
+        path.unlink()
+        return _password(directory)
+    password = secrets.token_urlsafe(24)  # URL-safe: it goes into the printed URL as it is
+    with os.fdopen(descriptor, "w") as file:
+        file.write(password + "\n")
+    return password
+
+
+def _write_private(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "w") as file:
+        file.write(text)
+    os.replace(partial, path)
+
+
+def _native_password_hash(password: str) -> str:
+    """mysql_native_password's stored form, so that no file mariadbd reads holds the password itself."""
+    return "*" + hashlib.sha1(hashlib.sha1(password.encode()).digest()).hexdigest().upper()
+
+
+def _service_account() -> pwd.struct_passwd | None:
+    """The account mariadbd runs as when root starts the stack; None: the caller's own."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SERVICE_ACCOUNT)
+    except KeyError:
+        raise LocalStackError(
+            f"started by root, the local stack runs mariadbd as the system account {SERVICE_ACCOUNT!r}, "
+            "which does not exist: install the MariaDB server package, or run `fibtrigger local up` as a normal user"
+        ) from None
+
+
+def _private_dir(path: Path, account: pwd.struct_passwd | None, mode: int = 0o700) -> None:
+    """``path`` as a directory owned by ``account`` (None: this user) that only it may enter."""
+    path.mkdir(parents=True, exist_ok=True)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise LocalStackError(f"{path} is not a directory")
+    owner = account.pw_uid if account else os.geteuid()
+    if info.st_uid != owner:
+        if not (account and info.st_uid == os.geteuid()):
+            raise LocalStackError(f"{path} belongs to uid {info.st_uid}, not to you: remove it or pass another --state-dir")
+        # Made by root (now, or by a version that ran mariadbd as root): hand it to mariadbd's account.
+        for parent, _, names in os.walk(path):
+            for name in (parent, *(os.path.join(parent, name) for name in names)):
+                os.chown(name, account.pw_uid, account.pw_gid, follow_symlinks=False)
+    os.chmod(path, mode)
+
+
+def _require_reachable(path: Path, account: pwd.struct_passwd) -> None:
+    """Every directory above ``path`` must let ``account`` pass, or mariadbd cannot reach its datadir."""
+    groups = set(os.getgrouplist(account.pw_name, account.pw_gid))
+    for parent in path.parents:
+        info = parent.stat()
+        if info.st_uid == account.pw_uid:
+            allowed = info.st_mode & stat.S_IXUSR
+        elif info.st_gid in groups:
+            allowed = info.st_mode & stat.S_IXGRP
+        else:
+            allowed = info.st_mode & stat.S_IXOTH
+        if not allowed:
+            raise LocalStackError(
+                f"mariadbd runs as {account.pw_name!r} (not root), which cannot enter {parent} "
+                f"(mode {stat.S_IMODE(info.st_mode):04o}): pass --state-dir in a directory others may traverse"
+            )
 
 
 # ---- up ----------------------------------------------------------------------
@@ -131,7 +241,11 @@ def up(
     something else serves on ``lambda_port``. A stack that is up keeps its ports.
     """
     directory = state_dir(path)
-    directory.mkdir(parents=True, exist_ok=True)
+    if directory.exists() and not directory.is_dir():
+        raise LocalStackError(f"the state directory {directory} is a file: pass --state-dir DIR (a directory)")
+    account = _service_account()
+    # The state directory itself: only its owner lists it; mariadbd's account may pass through it.
+    _private_dir(directory, None, 0o711 if account else 0o700)
     stack = load(directory)
     if stack is None:
         stack = LocalStack(
@@ -142,14 +256,24 @@ def up(
             lambda_timeout_ms=lambda_timeout_ms,
             lambda_env=dict(lambda_env or {}),
         )
+    stack.password = _password(directory)
+    _write_private(
+        directory / CLIENT_CONFIG_FILE,
+        f"[client]\nuser={ADMIN_USER}\npassword={stack.password}\nhost={HOST}\nport={stack.db_port}\n"
+        f"database={DATABASE}\n",
+    )
     library = udf_build.build(directory / "plugin")
+    if account:  # mariadbd reads the plugin as its own account
+        os.chmod(library.parent, 0o755)
+        os.chmod(library, 0o644)
     started = []  # stopped again if a later step fails: no orphans
     try:
         if lambda_service and not _alive(stack.lambda_pid, _service_marker(stack)):
             start_lambda_service(stack)
             started.append((stack.lambda_pid, _service_marker(stack)))
         if not _alive(stack.mariadbd_pid, _mariadbd_marker(stack)):
-            _start_mariadbd(stack)
+            stack.socket = str(_socket_path(directory))
+            _start_mariadbd(stack, account)
             started.append((stack.mariadbd_pid, _mariadbd_marker(stack)))
         _install(stack, library)
     except BaseException:
@@ -160,15 +284,20 @@ def up(
     return stack
 
 
-def _start_mariadbd(stack: LocalStack) -> None:
+def _start_mariadbd(stack: LocalStack, account: pwd.struct_passwd | None) -> None:
     directory = Path(stack.state_dir) / "mariadb"
+    if account:
+        _require_reachable(directory, account)
+    _private_dir(directory, account)
     data = directory / "data"
     # Its own tmpdir: mariadbd (and mariadb-install-db) delete every #sql* file in their tmpdir at
     # startup, which in a shared /tmp are the live temporary tables of any other server there.
     tmpdir = directory / "tmp"
-    tmpdir.mkdir(parents=True, exist_ok=True)
+    files = directory / "files"
+    for private in (tmpdir, files, Path(stack.socket).parent):
+        _private_dir(private, account)
     _require_free(stack.db_port, "the database", "--db-port")
-    user = ["--user=root"] if os.geteuid() == 0 else []  # mariadbd refuses root without it
+    user = [f"--user={account.pw_name}"] if account else []
     if not data.is_dir():
         # Into a scratch directory first: a failed install never looks like a datadir.
         partial = directory / "data.partial"
@@ -193,11 +322,18 @@ def _start_mariadbd(stack: LocalStack) -> None:
     if stack.lambda_timeout_ms:
         environment[TIMEOUT_ENV] = str(stack.lambda_timeout_ms)
     log = directory / "error.log"
+    # Run before the server accepts connections, on every start: root gets the stack's password
+    # (also in a datadir made before there was one) and exists only on the socket and 127.0.0.1.
+    init_file = directory / "init.sql"
+    _write_private(init_file, _init_sql(stack.password))
+    if account:
+        os.chown(init_file, account.pw_uid, account.pw_gid)
     command = [
         _program("mariadbd"), "--no-defaults", *user,
         f"--datadir={data}", f"--tmpdir={tmpdir}", f"--socket={stack.socket}", f"--port={stack.db_port}",
         f"--bind-address={HOST}", f"--plugin-dir={Path(stack.state_dir) / 'plugin'}",
-        f"--pid-file={directory / 'mariadbd.pid'}", f"--log-error={log}",
+        f"--pid-file={directory / 'mariadbd.pid'}", f"--log-error={log}", f"--secure-file-priv={files}",
+        f"--init-file={init_file}",
         "--skip-name-resolve", "--innodb-buffer-pool-size=64M", "--max-connections=200",
     ]
     process = subprocess.Popen(
@@ -207,17 +343,31 @@ def _start_mariadbd(stack: LocalStack) -> None:
     stack.mariadbd_pid = process.pid
     _save(stack)
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise LocalStackError(
-                f"mariadbd exited with status {process.returncode}: {_first_error(_tail(log, 40))} (see {log})"
-            )
-        try:
-            _admin(stack).close()
-            return
-        except pymysql.err.MySQLError:
-            time.sleep(0.1)
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise LocalStackError(
+                    f"mariadbd exited with status {process.returncode}: {_first_error(_tail(log, 40))} (see {log})"
+                )
+            try:
+                _admin(stack).close()
+                return
+            except pymysql.err.MySQLError:
+                time.sleep(0.1)
+    finally:
+        init_file.unlink(missing_ok=True)
     raise LocalStackError(f"mariadbd did not accept connections within {START_TIMEOUT_SECONDS:.0f} s; see {log}")
+
+
+def _init_sql(password: str) -> str:
+    """SQL for --init-file: the root accounts a fresh datadir has, passworded; the others gone."""
+    return (
+        "DELETE FROM mysql.global_priv WHERE User = '' OR "
+        f"(User = '{ADMIN_USER}' AND Host NOT IN ('localhost', '{HOST}'));\n"
+        "UPDATE mysql.global_priv SET Priv = JSON_SET(Priv, '$.plugin', 'mysql_native_password', "
+        f"'$.authentication_string', '{_native_password_hash(password)}') WHERE User = '{ADMIN_USER}';\n"
+        "FLUSH PRIVILEGES;\n"
+    )
 
 
 def _install(stack: LocalStack, library: Path) -> None:
@@ -241,7 +391,7 @@ def start_lambda_service(stack: LocalStack, env: dict[str, str] | None = None) -
         stack.lambda_env = dict(env)
     _require_free(stack.lambda_port, "the Lambda service", "--lambda-port")
     log_dir = Path(stack.state_dir) / "lambda"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    _private_dir(log_dir, None)
     command = [
         sys.executable, "-m", "fibtrigger",
         "lambda", "serve", "--host", HOST, "--port", str(stack.lambda_port),
@@ -317,7 +467,7 @@ def _database_status(stack: LocalStack) -> ComponentStatus:
             detail = f"MariaDB {version}, lambda_sync {'from ' + row[0] if row else 'NOT installed'}"
         except pymysql.err.MySQLError as error:
             detail = f"running but not answering: {error}"
-    return ComponentStatus("mariadbd", stack.mariadbd_pid if running else None, running, stack.database_url, detail)
+    return ComponentStatus("mariadbd", stack.mariadbd_pid if running else None, running, stack.masked_url, detail)
 
 
 def _service_status(stack: LocalStack) -> ComponentStatus:
@@ -388,7 +538,16 @@ def _stop(pid: int | None, marker: str) -> bool:
 
 
 def _admin(stack: LocalStack):
-    return pymysql.connect(unix_socket=stack.socket, user="root", autocommit=True, connect_timeout=2)
+    return admin_connection(stack)
+
+
+def admin_connection(stack: LocalStack, database: str | None = None, **options) -> pymysql.connections.Connection:
+    """A PyMySQL connection as the stack's MariaDB root, over its private socket."""
+    options.setdefault("connect_timeout", 2)
+    return pymysql.connect(
+        unix_socket=stack.socket, user=ADMIN_USER, password=stack.password, database=database, autocommit=True,
+        **options,
+    )
 
 
 def _program(name: str) -> str:
@@ -420,8 +579,9 @@ def _socket_path(directory: Path) -> Path:
     path = directory / "mariadb" / "mariadbd.sock"
     if len(str(path)) <= _MAX_SOCKET_PATH:
         return path
+    # Too long for sun_path: a private directory of its own in the temporary directory.
     digest = hashlib.sha256(str(directory).encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"fibtrigger-{getpass.getuser()}-{digest}.sock"
+    return Path(tempfile.gettempdir()) / f"fibtrigger-{getpass.getuser()}-{digest}" / "mariadbd.sock"
 
 
 def _tail(path: Path, lines: int = 5) -> str:
