@@ -4,7 +4,6 @@ import http.client
 import json
 import tempfile
 
-import pymysql
 from sqlalchemy.engine import make_url
 
 from fibtrigger import backend, migrate
@@ -41,7 +40,7 @@ def row(settings: Settings) -> Row:
 
 def _measure(stack, settings: Settings) -> Row:
     base = make_url(stack.database_url)
-    admin = pymysql.connect(unix_socket=stack.socket, user="root", password=stack.password, autocommit=True)
+    admin = local_stack.admin_connection(stack)
     service = http.client.HTTPConnection(HOST, stack.lambda_port, timeout=30)
     tables: dict[str, FibonacciTable] = {}
     try:

@@ -47,7 +47,7 @@ def url(lambda_stack):
 @pytest.fixture
 def raw(lambda_stack, url):
     """A MySQL client's connection, with an empty table and the lambda backend."""
-    connection = pymysql.connect(unix_socket=lambda_stack.socket, user="root", password=lambda_stack.password, database="fibtrigger", autocommit=True)
+    connection = local_stack.admin_connection(lambda_stack, "fibtrigger")
     connection.cursor().execute("DELETE FROM fibonacci")
     backend.use_lambda(url, ARN)
     yield connection
@@ -145,7 +145,7 @@ def test_a_hanging_function_is_interrupted_and_stores_nothing(lambda_stack, raw,
         worker.start()
         while len(peer.requests) < 2:
             time.sleep(0.02)
-        killer = pymysql.connect(unix_socket=lambda_stack.socket, user="root", password=lambda_stack.password, autocommit=True)
+        killer = local_stack.admin_connection(lambda_stack)
         killer.cursor().execute(f"KILL QUERY {raw.thread_id()}")
         killer.close()
         worker.join(10)

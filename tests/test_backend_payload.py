@@ -11,6 +11,7 @@ import pytest
 from conftest import count_rows
 from fibtrigger import backend, migrate
 from fibtrigger.errors import BackendError
+from fibtrigger.local import servers as local_stack
 from fibtrigger.table import FibonacciTable
 from lambda_peer import answer
 
@@ -30,7 +31,7 @@ def url(private_server):
 @pytest.fixture
 def raw(private_server, url, peer):
     peer.reset()
-    connection = pymysql.connect(unix_socket=private_server.socket, user="root", password=private_server.password, database="fibtrigger", autocommit=True)
+    connection = local_stack.admin_connection(private_server, "fibtrigger")
     connection.cursor().execute("DELETE FROM fibonacci")
     yield connection
     connection.close()

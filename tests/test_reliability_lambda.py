@@ -37,7 +37,7 @@ def url(lambda_stack):
 
 
 def connect(stack):
-    return pymysql.connect(unix_socket=stack.socket, user="root", password=stack.password, database=local_stack.DATABASE, autocommit=True)
+    return local_stack.admin_connection(stack, local_stack.DATABASE)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pymysql
 import pytest
 
 from fibonacci_numbers import fibonacci
+from fibtrigger.local import servers as local_stack
 from fibtrigger.local import udf_build as lambda_sync_udf
 from lambda_peer import answer
 
@@ -26,7 +27,7 @@ INTERRUPTED = (1317, 1969)  # KILL QUERY / max_statement_time
 @pytest.fixture
 def sql(private_server, peer):
     peer.reset()
-    connection = pymysql.connect(unix_socket=private_server.socket, user="root", password=private_server.password, database="fibtrigger", autocommit=True)
+    connection = local_stack.admin_connection(private_server, "fibtrigger")
     yield connection
     connection.close()
 
@@ -127,7 +128,7 @@ def test_kill_query_interrupts_a_hanging_call(sql, peer, private_server):
     worker.start()
     while not peer.requests:
         time.sleep(0.02)
-    killer = pymysql.connect(unix_socket=private_server.socket, user="root", password=private_server.password, autocommit=True)
+    killer = local_stack.admin_connection(private_server)
     killer.cursor().execute(f"KILL QUERY {thread_id}")
     killer.close()
     worker.join(10)
@@ -172,7 +173,7 @@ def test_the_build_is_named_by_its_content_and_reused(private_server, sql):
 def test_drop_and_recreate_while_server_threads_hold_handles(private_server, sql, peer):
     """Unloading the library cleans up every thread's handle; threads that outlive it do not crash."""
     others = [
-        pymysql.connect(unix_socket=private_server.socket, user="root", password=private_server.password, database="fibtrigger", autocommit=True)
+        local_stack.admin_connection(private_server, "fibtrigger")
         for _ in range(3)
     ]
     for connection in others:

@@ -29,9 +29,9 @@ import os
 import pwd
 import secrets
 import shutil
-import stat
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -195,7 +195,9 @@ def _private_dir(path: Path, account: pwd.struct_passwd | None, mode: int = 0o70
     owner = account.pw_uid if account else os.geteuid()
     if info.st_uid != owner:
         if not (account and info.st_uid == os.geteuid()):
-            raise LocalStackError(f"{path} belongs to uid {info.st_uid}, not to you: remove it or pass another --state-dir")
+            raise LocalStackError(
+                f"{path} belongs to uid {info.st_uid}, not to you: remove it or pass another --state-dir"
+            )
         # Made by root (now, or by a version that ran mariadbd as root): hand it to mariadbd's account.
         for parent, _, names in os.walk(path):
             for name in (parent, *(os.path.join(parent, name) for name in names)):
