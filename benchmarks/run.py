@@ -9,12 +9,22 @@ from pathlib import Path
 
 from fibtrigger.config import masked
 
-from . import batches, environment, lambda_backend, package_and_import, report, single_calls, stored_function, threads
+from . import (
+    batches,
+    drivers,
+    environment,
+    lambda_backend,
+    package_and_import,
+    report,
+    single_calls,
+    stored_function,
+    threads,
+)
 from .model import FULL, QUICK, Row
 from .throwaway_database import ThrowawayDatabase, connect, server_url
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-ROW_NUMBERS = ("1", "2", "3", "4", "5", "6", "7", "8")
+ROW_NUMBERS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,13 +59,16 @@ def main(argv: list[str] | None = None) -> int:
             rows.extend(row for row in produced if row.number.rstrip("s") in wanted)
 
     with ThrowawayDatabase(server, sequence_rows=max(settings.sql_rows, 313)) as db:
-        step("1,2", lambda: [*single_calls.mysql_rows(db, settings, durability), single_calls.sqlite_row(settings)])
+        step("1", lambda: [*single_calls.mysql_rows(db, settings, durability), single_calls.sqlite_row(settings)])
+        step("2", lambda: drivers.driver_rows(db, settings))
         step("3,4", lambda: batches.rows(db, settings))
         step("5", lambda: [stored_function.row(db, settings)])
         step("6", lambda: [threads.row(db, settings)])
+        step("9", lambda: [drivers.floor_row(db, settings)])
         database = db.name
     step("7", lambda: [lambda_backend.row(settings)])
     step("8", lambda: [package_and_import.row(settings)])
+    step("10", lambda: [package_and_import.fibtrigger_import_row(settings)])
 
     rows.sort(key=lambda row: (int(row.number.rstrip("s")), row.number))
     run = {

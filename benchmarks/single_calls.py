@@ -1,4 +1,4 @@
-"""Rows 1 and 2: one compute() at a time, against a bare INSERT and against raw PyMySQL."""
+"""Row 1: one compute() at a time, against a bare INSERT (row 2, against each raw driver: drivers.py)."""
 
 import sqlite3
 import tempfile
@@ -24,7 +24,7 @@ def mysql_rows(db: ThrowawayDatabase, settings: Settings, durability: dict) -> l
     try:
         bare_cursor, raw_cursor = bare.cursor(), raw.cursor()
         plain_insert = f"INSERT INTO {PLAIN_TABLE.name} (fib, value) VALUES ({N}, {value})"
-        facade_statements = _facade_statements(table)
+        send_statements = facade_statements(table)
 
         def compute() -> int:
             for _ in range(settings.calls):
@@ -38,7 +38,7 @@ def mysql_rows(db: ThrowawayDatabase, settings: Settings, durability: dict) -> l
 
         def raw_pymysql() -> int:
             for _ in range(settings.calls):
-                facade_statements(raw_cursor)
+                send_statements(raw_cursor)
             return settings.calls
 
         # Two more steps between the bare INSERT and compute(), to see what each adds.
@@ -104,19 +104,7 @@ def mysql_rows(db: ThrowawayDatabase, settings: Settings, durability: dict) -> l
         ),
         cases={name: samples.as_dict() for name, samples in cases.items()},
     )
-    row2 = Row(
-        "2",
-        f"`compute({N})` through the facade (MariaDB)",
-        f"the same statements ({statements}) with raw PyMySQL on one kept connection",
-        [at_most(compared(cases["compute"], cases["raw_pymysql"]), 1.2)],
-        note=(
-            "Same server work on both sides; the difference is the facade: the argument check, taking "
-            "one of the table's kept connections (a socket poll, no round trip) and putting it back, "
-            "building the statement, and checking and converting the row read back."
-        ),
-        cases={name: cases[name].as_dict() for name in ("compute", "raw_pymysql")},
-    )
-    return [row1, row2]
+    return [row1]
 
 
 def sqlite_row(settings: Settings) -> Row:
@@ -182,7 +170,7 @@ _SYNCHRONOUS = {
 }
 
 
-def _facade_statements(table: FibonacciTable):
+def facade_statements(table: FibonacciTable):
     """What the facade sends for one argument, as a function of a raw cursor."""
     sql = table.sql
     if table._returning:
