@@ -86,8 +86,9 @@ def drift_of(connection) -> list[Drift]:
     )
     script = produce_migrations(context, metadata)
     drifts: list[Drift] = []
-    for operation in script.upgrade_ops.ops:
-        drifts += _drifts_of(operation, connection.dialect)
+    for upgrade_ops in script.upgrade_ops_list:
+        for operation in upgrade_ops.ops:
+            drifts += _drifts_of(operation, connection.dialect)
     return drifts
 
 
@@ -100,7 +101,7 @@ def _drifts_of(operation, dialect) -> list[Drift]:
         return [Drift(target.kind, target.name, "undeclared", "", target.create_sql())]
     if isinstance(operation, object_operations.ReplaceObjectOp):
         target, previous = operation.target, operation.previous
-        live = previous.spelled_like(target)
+        live = previous.spelled_like(target) if previous is not None else target
         return [Drift(target.kind, target.name, "differs", target.create_sql(), live.create_sql())]
     if isinstance(operation, ops.ModifyTableOps):
         return [drift for inner in operation.ops for drift in _column_drifts(operation.table_name, inner, dialect)]

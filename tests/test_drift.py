@@ -4,6 +4,7 @@ that the server or a person spelled differently are not drift."""
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,6 @@ from fibtrigger.cli import main
 from fibtrigger.schema import mysql
 from fibtrigger.schema.canonical import canonical_sql, canonical_type
 from test_alembic_offline import REPO, alembic, plain
-
-pytestmark = pytest.mark.mysql
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:fibtrigger"
 
@@ -61,6 +60,7 @@ def test_canonical_form_ignores_spelling_only():
     assert canonical_type("DECIMAL(65, 0)") == canonical_type("decimal(65,0)")
 
 
+@pytest.mark.mysql
 def test_in_sync_database_checks_clean_and_autogenerates_an_empty_migration(migrated, tmp_path, capsys):
     url, _ = migrated
     assert check.drift(url) == []
@@ -72,6 +72,7 @@ def test_in_sync_database_checks_clean_and_autogenerates_an_empty_migration(migr
     assert {c.name: c.ok for c in doctor.diagnose(url)}["drift"] is True
 
 
+@pytest.mark.mysql
 def test_reformatted_definitions_are_not_drift(migrated):
     url, cursor = migrated
     lines = mysql.FIBCOMP.body.splitlines()
@@ -85,6 +86,7 @@ def test_reformatted_definitions_are_not_drift(migrated):
     cursor.execute("INSERT INTO fibonacci (fib) VALUES (90)")
 
 
+@pytest.mark.mysql
 def test_triggers_on_the_lambda_backend_are_not_drift_and_are_compared_as_such(migrated):
     url, cursor = migrated
     for trigger in triggers_for(BackendState(LAMBDA, ARN)):
@@ -98,6 +100,7 @@ def test_triggers_on_the_lambda_backend_are_not_drift_and_are_compared_as_such(m
     assert f"+  SET NEW.value = fiblambda('{ARN}', NEW.fib) + 1;" in drift.diff()
 
 
+@pytest.mark.mysql
 def test_hand_edits_are_drift_and_autogenerate_restores_them(migrated, tmp_path, capsys):
     url, cursor = migrated
     cursor.execute(mysql.FIBCOMP.drop_sql())
@@ -142,6 +145,7 @@ def test_hand_edits_are_drift_and_autogenerate_restores_them(migrated, tmp_path,
     cursor.execute("INSERT INTO fibonacci (fib) VALUES (312)")
 
 
+@pytest.mark.mysql
 def test_check_is_a_setup_error_before_migrate(empty_mysql_url, capsys):
     assert main(["--database-url", plain(empty_mysql_url), "check"]) == 2
     assert "run `fibtrigger migrate` first" in capsys.readouterr().err
@@ -149,6 +153,7 @@ def test_check_is_a_setup_error_before_migrate(empty_mysql_url, capsys):
     assert json.loads(capsys.readouterr().out)["in_sync"] is None
 
 
+@pytest.mark.mysql
 def test_an_account_that_cannot_read_the_bodies_gets_a_setup_error(migrated, mysql_databases, capsys):
     from test_security_privileges import Accounts
 
@@ -161,3 +166,14 @@ def test_an_account_that_cannot_read_the_bodies_gets_a_setup_error(migrated, mys
         assert "cannot read the definition of function fibcomp" in capsys.readouterr().err
     finally:
         accounts.drop_all()
+
+
+def test_sqlite_triggers_are_compared_too(sqlite_url):
+    migrate.upgrade(sqlite_url)
+    assert check.drift(sqlite_url) == []
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as connection:
+        connection.execute("DROP TRIGGER fibonacci_check_update")
+        connection.execute(
+            "CREATE TRIGGER fibonacci_fill_insert2 AFTER INSERT ON fibonacci FOR EACH ROW BEGIN SELECT 1; END"
+        )
+    assert labels(sqlite_url) == ["trigger fibonacci_check_update missing", "trigger fibonacci_fill_insert2 undeclared"]

@@ -68,42 +68,39 @@ class ObjectOp(MigrateOperation):
     def __init__(self, target: DatabaseObject) -> None:
         self.target = target
 
+    verb = "object"
+
+    @classmethod
+    def invoke_for_target(cls, operations, target: DatabaseObject):
+        """``op.<verb>(target)`` (registered with this as its source method, as alembic_utils does)."""
+        return operations.invoke(cls(target))
+
     def to_diff_tuple(self) -> tuple:
         # What `alembic check` lists; `fibtrigger check` shows the full diff.
         return (self.verb, self.target.label())
 
-    verb = "object"
 
-
-@Operations.register_operation("create_object")
+@Operations.register_operation("create_object", "invoke_for_target")
 class CreateObjectOp(ObjectOp):
     """``op.create_object(obj)``: CREATE TABLE / FUNCTION / TRIGGER."""
 
     verb = "create_object"
 
-    @classmethod
-    def create_object(cls, operations, target: DatabaseObject):
-        return operations.invoke(cls(target))
-
     def reverse(self):
         return DropObjectOp(self.target)
 
 
-@Operations.register_operation("drop_object")
+@Operations.register_operation("drop_object", "invoke_for_target")
 class DropObjectOp(ObjectOp):
     """``op.drop_object(obj)``: DROP ... IF EXISTS."""
 
     verb = "drop_object"
 
-    @classmethod
-    def drop_object(cls, operations, target: DatabaseObject):
-        return operations.invoke(cls(target))
-
     def reverse(self):
         return CreateObjectOp(self.target)
 
 
-@Operations.register_operation("replace_object")
+@Operations.register_operation("replace_object", "invoke_for_target")
 class ReplaceObjectOp(ObjectOp):
     """``op.replace_object(obj)``: drop, then create with the new definition. ``previous`` (known
     to autogenerate: the live definition) makes it reversible."""
@@ -113,10 +110,6 @@ class ReplaceObjectOp(ObjectOp):
     def __init__(self, target: DatabaseObject, previous: DatabaseObject | None = None) -> None:
         super().__init__(target)
         self.previous = previous
-
-    @classmethod
-    def replace_object(cls, operations, target: DatabaseObject):
-        return operations.invoke(cls(target))
 
     def reverse(self):
         if self.previous is None:
