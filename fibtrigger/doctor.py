@@ -1,4 +1,10 @@
-"""Health checks for a configured database: the twin of `fibtrigger doctor`."""
+"""Health checks for a configured database: the twin of `fibtrigger doctor`.
+
+Each check is ok, failed, or skipped: a caller account (INSERT and SELECT on fibonacci only)
+may not read the revision or see the triggers, and doctor says so instead of failing. The
+test call inserts a row in a transaction it rolls back, so the backend really runs (a
+stopped Lambda fails it) and the table is unchanged.
+"""
 
 from dataclasses import dataclass
 
@@ -7,8 +13,13 @@ from sqlalchemy import text
 
 from . import backend, check, migrate
 from .config import database_url, masked
-from .database import make_engine, translated
-from .errors import FibtriggerError
+from .database import make_engine, translate, translated
+from .errors import BackendError, FibtriggerError, PermissionDenied, SchemaNotInstalled
+from .schema import dialect_module
+
+# The test call's argument and the value its row must hold.
+TEST_FIB, TEST_VALUE = 10, 55
+CALLER_NOTE = "a caller account (INSERT and SELECT on fibonacci) may not read it"
 
 
 @dataclass(frozen=True)
@@ -17,6 +28,15 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    skipped: bool = False
+
+    @property
+    def status(self) -> str:
+        return "skip" if self.skipped else "ok" if self.ok else "fail"
+
+
+def skipped(name: str, detail: str) -> Check:
+    return Check(name, True, detail, skipped=True)
 
 
 def head_revision() -> str | None:
@@ -24,8 +44,17 @@ def head_revision() -> str | None:
 
 
 def diagnose(url=None) -> list[Check]:
-    """Run every check; stop early only when the server cannot be reached."""
+    """Run every check; stop early only when the URL is unusable or the server cannot be reached."""
     url = database_url(url)
+    if url.get_backend_name() != "sqlite" and not url.database:
+        return [
+            Check(
+                "database URL",
+                False,
+                f"{masked(url)} names no database",
+                "add the database to the URL, e.g. mysql+pymysql://user:password@host:3306/app",
+            )
+        ]
     checks = [Check("database URL", True, masked(url))]
     engine = make_engine(url, pool_size=1)
     try:
@@ -48,23 +77,63 @@ def _server_checks(connection, url) -> list[Check]:
         checks.append(Check("server", True, f"SQLite {version} (embedded default, limit fib <= 92)"))
     else:
         checks.append(Check("server", True, _flavour(connection)))
-    revision = migrate.current(url)
-    head = head_revision()
-    checks.append(
-        Check(
-            "schema revision",
-            revision == head,
-            f"at {revision or 'nothing installed'}, head is {head}",
-            "" if revision == head else "run `fibtrigger migrate`",
-        )
-    )
-    checks.append(_objects_check(connection, sqlite))
-    if revision == head:
+    revision = _revision_check(url)
+    checks.append(revision)
+    test_call = _test_call(connection, url)
+    checks.append(_objects_check(connection, sqlite, test_call))
+    if revision.ok and not revision.skipped:
         checks.append(_drift_check(connection))
     if not sqlite:
         checks.append(_binlog_check(connection))
         checks += _backend_checks(connection)
+    checks.append(test_call)
     return checks
+
+
+def _revision_check(url) -> Check:
+    try:
+        revision = migrate.current(url)
+    except PermissionDenied:
+        return skipped("schema revision", f"{CALLER_NOTE} (alembic_version)")
+    head = head_revision()
+    return Check(
+        "schema revision",
+        revision == head,
+        f"at {revision or 'nothing installed'}, head is {head}",
+        "" if revision == head else "run `fibtrigger migrate`",
+    )
+
+
+def _test_call(connection, url) -> Check:
+    """INSERT fib 10 in a transaction, read the value back, roll back: the trigger and its backend ran."""
+    name = "test call"
+    sql = dialect_module(connection.dialect.name)
+    # The engine autocommits, so the transaction is the server's own BEGIN ... ROLLBACK.
+    try:
+        connection.exec_driver_sql("BEGIN")
+        try:
+            connection.exec_driver_sql(sql.INSERT_ROWS.format(rows=f"({TEST_FIB})"))
+            value = connection.exec_driver_sql(sql.SELECT_LAST_INSERTED).scalar()
+        finally:
+            connection.exec_driver_sql("ROLLBACK")
+    except Exception as error:  # noqa: BLE001 - reported, not raised
+        failure = error if isinstance(error, FibtriggerError) else translate(error, url)
+        return Check(name, False, " ".join(str(failure).split()), _fix_for(failure))
+    if value is None or int(value) != TEST_VALUE:
+        detail = f"INSERT ({TEST_FIB}, NULL) stored {value}, not {TEST_VALUE}"
+        return Check(name, False, detail, "run `fibtrigger migrate`")
+    return Check(name, True, f"INSERT ({TEST_FIB}, NULL) stored {TEST_VALUE}, rolled back")
+
+
+def _fix_for(error: FibtriggerError) -> str:
+    if isinstance(error, SchemaNotInstalled):
+        return "run `fibtrigger migrate`"
+    if isinstance(error, PermissionDenied):
+        return "`fibtrigger grants --role caller` prints what the account needs"
+    if isinstance(error, BackendError):
+        return ("check the Lambda function (`fibtrigger local status` for the local one), "
+                "or compute in the database with `fibtrigger backend sql`")
+    return ""
 
 
 def _flavour(connection) -> str:
@@ -76,7 +145,7 @@ def _flavour(connection) -> str:
     return f"{flavour} {version}"
 
 
-def _objects_check(connection, sqlite: bool) -> Check:
+def _objects_check(connection, sqlite: bool, test_call: Check) -> Check:
     if sqlite:
         rows = connection.execute(
             text("SELECT type, name FROM sqlite_master WHERE tbl_name = 'fibonacci' AND type IN ('table', 'trigger')")
@@ -95,6 +164,10 @@ def _objects_check(connection, sqlite: bool) -> Check:
     ok = sum(kind == "trigger" for kind, _ in rows) >= expected_triggers and (
         sqlite or any(kind == "function" for kind, _ in rows)
     )
+    if not ok and test_call.ok:
+        # information_schema shows triggers and routines only to accounts with privileges on them.
+        seen = f"sees {', '.join(found)}" if found else "sees none of them"
+        return skipped("function and triggers", f"this account {seen}; the test call shows the triggers work")
     return Check(
         "function and triggers",
         ok,
@@ -141,6 +214,10 @@ def _backend_checks(connection) -> list[Check]:
     ]
     try:
         state = backend.backend_of(connection)
+    except SchemaNotInstalled as error:
+        if _table_exists(connection):
+            return checks + [skipped("backend", f"{CALLER_NOTE} (the trigger's text)")]
+        return checks + [Check("backend", False, str(error), "run `fibtrigger migrate`")]
     except FibtriggerError as error:
         return checks + [Check("backend", False, str(error), "run `fibtrigger migrate`, then `fibtrigger backend sql`")]
     ok = state.name == backend.SQL or available
@@ -153,3 +230,11 @@ def _backend_checks(connection) -> list[Check]:
         )
     )
     return checks
+
+
+def _table_exists(connection) -> bool:
+    try:
+        connection.exec_driver_sql("SELECT 1 FROM fibonacci LIMIT 0").all()
+    except Exception:  # noqa: BLE001 - any refusal means this account cannot use the table
+        return False
+    return True

@@ -21,6 +21,8 @@ class ResultOutOfRange(InvalidArgument):
 class SchemaNotInstalled(FibtriggerError):
     """The fibonacci table, fibcomp or a trigger is missing."""
 
+    exit_code = 2
+
 
 class DatabaseUnreachable(FibtriggerError, ConnectionError):
     """The database server could not be reached."""
@@ -42,6 +44,8 @@ class ResultMismatch(FibtriggerError):
 
 class LambdaSyncUnavailable(FibtriggerError):
     """The server has no lambda_sync: neither Aurora MySQL nor the local UDF (`fibtrigger local up`)."""
+
+    exit_code = 2
 
 
 class LocalStackError(FibtriggerError):

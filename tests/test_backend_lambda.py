@@ -254,3 +254,17 @@ def test_doctor_reports_lambda_sync_and_the_backend(url, raw):
     checks = {check.name: check for check in doctor.diagnose(url)}
     assert checks["lambda_sync"].ok and checks["lambda_sync"].detail == "available (the local UDF)"
     assert checks["backend"].ok and checks["backend"].detail == f"lambda {ARN}"
+
+
+def test_doctor_makes_a_real_call_through_the_lambda_and_fails_while_it_is_stopped(lambda_stack, url, raw):
+    before = invocations(lambda_stack)
+    checks = {check.name: check for check in doctor.diagnose(url)}
+    assert checks["test call"].ok and invocations(lambda_stack) == before + 1
+    local_stack.stop_lambda_service(lambda_stack)
+    try:
+        checks = {check.name: check for check in doctor.diagnose(url)}
+    finally:
+        local_stack.start_lambda_service(lambda_stack)
+    assert not checks["test call"].ok and "Lambda API returned error" in checks["test call"].detail
+    assert "fibtrigger backend sql" in checks["test call"].fix
+    assert count_rows(raw) == 0

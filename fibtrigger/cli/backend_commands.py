@@ -1,39 +1,56 @@
 """`fibtrigger backend [sql | lambda --function-arn ARN]`: which computation the trigger runs."""
 
+import json
+
 import click
 
 from .. import backend as backends
-from ..config import database_url, masked
-from .app import cli, url_of
+from ..config import masked
+from .app import cli, database_url_option, json_option
+from .core import database_url_of
+
+
+def _state(state: backends.BackendState) -> dict:
+    return {"backend": state.name, "function_arn": state.function_arn}
 
 
 @cli.group(invoke_without_command=True)
+@database_url_option
+@json_option
 @click.pass_context
-def backend(ctx: click.Context) -> None:
+def backend(ctx: click.Context, database_url: str | None, as_json: bool) -> None:
     """Show the trigger's backend (sql: fibcomp; lambda: lambda_sync to a function ARN), or swap it."""
     if ctx.invoked_subcommand is None:
-        click.echo(str(backends.current_backend(url_of(ctx))))
+        state = backends.current_backend(database_url_of(ctx))
+        click.echo(json.dumps(_state(state)) if as_json else str(state))
 
 
 @backend.command("lambda")
 @click.option("--function-arn", required=True, metavar="ARN", help="The Lambda function the trigger invokes.")
+@database_url_option
+@json_option
 @click.pass_context
-def use_lambda(ctx: click.Context, function_arn: str) -> None:
+def use_lambda(ctx: click.Context, function_arn: str, database_url: str | None, as_json: bool) -> None:
     """Make the trigger call the Lambda function through lambda_sync (Aurora MySQL, or `fibtrigger local up`)."""
-    url = database_url(url_of(ctx))
-    _report(url, backends.use_lambda(url, function_arn))
+    url = database_url_of(ctx)
+    _report(url, backends.use_lambda(url, function_arn), as_json)
 
 
 @backend.command("sql")
+@database_url_option
+@json_option
 @click.pass_context
-def use_sql(ctx: click.Context) -> None:
+def use_sql(ctx: click.Context, database_url: str | None, as_json: bool) -> None:
     """Make the trigger compute with fibcomp in the database (the default)."""
-    url = database_url(url_of(ctx))
-    _report(url, backends.use_sql(url))
+    url = database_url_of(ctx)
+    _report(url, backends.use_sql(url), as_json)
 
 
-def _report(url, result: backends.SwapResult) -> None:
-    if result.changed:
+def _report(url, result: backends.SwapResult, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"before": _state(result.before), "after": _state(result.after),
+                               "changed": result.changed}))
+    elif result.changed:
         click.echo(f"{masked(url)}: backend {result.before} -> {result.after}")
     else:
         click.echo(f"{masked(url)}: backend already {result.after}")

@@ -1,5 +1,8 @@
 """Core commands: migrate, compute, table, grants, doctor."""
 
+import json
+import sys
+
 import click
 
 from fibtrigger.lambda_function.contract import ArgumentError, parse_fib_text
@@ -7,10 +10,13 @@ from fibtrigger.lambda_function.contract import ArgumentError, parse_fib_text
 from .. import doctor as doctor_checks
 from .. import grants as grant_roles
 from .. import migrate as migrations
-from ..config import database_url, masked
+from ..config import database_url as parse_database_url
+from ..config import masked
 from ..errors import ConfigurationError, InvalidArgument, ResultOutOfRange
 from ..table import default_table
-from .app import cli, url_of
+from .app import cli, database_url_option, json_option, url_of
+
+STDIN = "-"
 
 
 @cli.command()
@@ -20,66 +26,114 @@ from .app import cli, url_of
     is_flag=True,
     help="Print the upgrade as a SQL script for the mysql/mariadb client instead of running it (no connection).",
 )
+@database_url_option
 @click.pass_context
-def migrate(ctx: click.Context, as_sql: bool) -> None:
+def migrate(ctx: click.Context, as_sql: bool, database_url: str | None) -> None:
     """Upgrade the schema to head (table, fibcomp, triggers)."""
-    url = database_url(url_of(ctx))
     if as_sql:
-        click.echo(migrations.upgrade_sql(url), nl=False)
+        click.echo(migrations.upgrade_sql(parse_database_url(url_of(ctx))), nl=False)
         return
+    url = database_url_of(ctx)
     revision = migrations.upgrade(url)
     click.echo(f"{masked(url)} is at revision {revision}")
 
 
-# ignore_unknown_options lets "-1" reach the argument check instead of reading as a flag.
-@cli.command(context_settings={"ignore_unknown_options": True})
-@click.argument("numbers", nargs=-1, required=True, metavar="N [N ...]")
-@click.pass_context
-def compute(ctx: click.Context, numbers: tuple[str, ...]) -> None:
-    """Insert each N into `fibonacci` and print the value the trigger stored, one per line."""
-    table = default_table(url_of(ctx))
+def database_url_of(ctx: click.Context):
+    """The parsed URL; a MySQL URL must name its database (the schema lives in one)."""
+    url = parse_database_url(url_of(ctx))
+    if url.get_backend_name() != "sqlite" and not url.database:
+        raise ConfigurationError(
+            f"{masked(url)} names no database: add it, e.g. mysql+pymysql://user:password@host:3306/app"
+        )
+    return url
+
+
+def fib_arguments(texts: list[str], limit: int) -> list[int]:
+    """Each text as a checked argument; a text that looks like an option is a usage error."""
     arguments = []
-    for text in numbers:
+    for text in texts:
+        if text.startswith("-") and not text[1:2].isdigit():
+            raise click.NoSuchOption(text)
         try:
-            arguments.append(parse_fib_text(text, table.limit))
+            arguments.append(parse_fib_text(text, limit))
         except ArgumentError as error:
             raise (ResultOutOfRange if error.out_of_range else InvalidArgument)(str(error)) from None
+    return arguments
+
+
+def rows_as_json(rows: list[tuple[int, int]]) -> str:
+    """value as a string of digits, as the Lambda answers: exact in every JSON parser."""
+    return json.dumps([{"fib": fib, "value": str(value)} for fib, value in rows])
+
+
+# ignore_unknown_options lets "-1" reach the argument check instead of reading as a flag.
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("numbers", nargs=-1, metavar="N [N ...]")
+@database_url_option
+@json_option
+@click.pass_context
+def compute(ctx: click.Context, numbers: tuple[str, ...], database_url: str | None, as_json: bool) -> None:
+    """Insert each N into `fibonacci` and print the value the trigger stored, one per line.
+
+    N is an integer, or - to read whitespace-separated integers from standard input.
+    """
+    if not numbers:
+        click.echo(ctx.get_help(), err=True)
+        ctx.exit(2)
+    texts: list[str] = []
+    for text in numbers:
+        texts.extend(sys.stdin.read().split() if text == STDIN else [text])
+    if not texts:
+        raise click.UsageError("no numbers on standard input")
+    table = default_table(database_url_of(ctx))
+    arguments = fib_arguments(texts, table.limit)
     values = table.compute_many(arguments) if len(arguments) > 1 else [table.compute(arguments[0])]
+    if as_json:
+        click.echo(rows_as_json(list(zip(arguments, values, strict=True))))
+        return
     for value in values:
         click.echo(value)
 
 
 def render_table(rows: list[tuple[int, int]]) -> str:
-    """Rows as the MySQL client shows them: a header, then right-aligned columns."""
-    cells = [("fib", "value")] + [(str(fib), str(value)) for fib, value in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(2)]
-    return "\n".join(f"| {row[0]:>{widths[0]}} | {row[1]:>{widths[1]}} |" for row in cells)
+    """Rows as the MySQL client shows them: ruled, a header, right-aligned numbers."""
+    cells = [(str(fib), str(value)) for fib, value in rows]
+    widths = [max(len(row[i]) for row in [("fib", "value"), *cells]) for i in range(2)]
+    rule = f"+-{'-' * widths[0]}-+-{'-' * widths[1]}-+"
+    header = f"| {'fib':<{widths[0]}} | {'value':<{widths[1]}} |"
+    body = [f"| {fib:>{widths[0]}} | {value:>{widths[1]}} |" for fib, value in cells]
+    return "\n".join([rule, header, rule, *body, rule] if body else [rule, header, rule])
 
 
 @cli.command()
+@database_url_option
+@json_option
 @click.pass_context
-def table(ctx: click.Context) -> None:
-    """Print every row of `fibonacci`."""
-    click.echo(render_table(default_table(url_of(ctx)).rows()))
+def table(ctx: click.Context, database_url: str | None, as_json: bool) -> None:
+    """Print every row of `fibonacci`, oldest first."""
+    rows = default_table(database_url_of(ctx)).rows()
+    click.echo(rows_as_json(rows) if as_json else render_table(rows))
 
 
 @cli.command()
-@click.option("--user", required=True, help="The MySQL account's user name.")
+@click.option("--user", required=True, help="The MySQL account's user name (create it first: CREATE USER).")
 @click.option("--host", default="%", show_default=True, help="The MySQL account's host.")
 @click.option(
     "--role",
     type=click.Choice(grant_roles.ROLES),
     default="caller",
     show_default=True,
-    help="migrator: what Alembic needs; caller: INSERT and SELECT on fibonacci.",
+    help="migrator: what Alembic needs; caller: INSERT and SELECT on fibonacci; "
+    "lambda-definer: what the triggers' definer needs for lambda_sync on Aurora.",
 )
 @click.option("--schema", help="The database (default: the one in the database URL).")
+@database_url_option
 @click.pass_context
-def grants(ctx: click.Context, user: str, host: str, role: str, schema: str | None) -> None:
-    """Print least-privilege GRANT statements for a role."""
+def grants(ctx: click.Context, user: str, host: str, role: str, schema: str | None, database_url: str | None) -> None:
+    """Print least-privilege GRANT statements for a role (run CREATE USER first)."""
     if schema is None:
-        url = database_url(url_of(ctx))
-        if url.get_backend_name() == "sqlite" or not url.database:
+        url = database_url_of(ctx)
+        if url.get_backend_name() == "sqlite":
             raise ConfigurationError(
                 "grants are for MySQL: pass --schema NAME or set FIBTRIGGER_DATABASE_URL to a mysql URL"
             )
@@ -89,15 +143,23 @@ def grants(ctx: click.Context, user: str, host: str, role: str, schema: str | No
 
 
 @cli.command()
+@database_url_option
+@json_option
 @click.pass_context
-def doctor(ctx: click.Context) -> None:
-    """Check connectivity, server, schema revision, fibcomp, triggers and binary logging."""
+def doctor(ctx: click.Context, database_url: str | None, as_json: bool) -> None:
+    """Check the URL, server, schema revision, fibcomp, triggers, binary logging and backend, then make
+    a test call (an INSERT that is rolled back). Exit 1 if a check fails."""
     checks = doctor_checks.diagnose(url_of(ctx))
-    for check in checks:
-        mark = "ok  " if check.ok else "FAIL"
-        line = f"{mark} {check.name}: {check.detail}"
-        if check.fix:
-            line += f" -> {check.fix}"
-        click.echo(line)
-    if not all(check.ok for check in checks):
+    ok = all(check.ok for check in checks)
+    if as_json:
+        fields = [{"name": c.name, "status": c.status, "detail": c.detail, "fix": c.fix or None} for c in checks]
+        click.echo(json.dumps({"ok": ok, "checks": fields}))
+    else:
+        marks = {"ok": "ok  ", "fail": "FAIL", "skip": "skip"}
+        for check in checks:
+            line = f"{marks[check.status]} {check.name}: {check.detail}"
+            if check.fix:
+                line += f" -> {check.fix}"
+            click.echo(line)
+    if not ok:
         raise click.exceptions.Exit(1)

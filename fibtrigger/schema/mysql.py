@@ -131,6 +131,8 @@ INSERT_ROWS_RETURNING = "INSERT INTO fibonacci (fib) VALUES {rows} RETURNING fib
 SELECT_ID_STEP = "SELECT @@auto_increment_increment"
 SELECT_RANGE = "SELECT fib, value FROM fibonacci WHERE id BETWEEN %s AND %s AND MOD(id - %s, %s) = 0 ORDER BY id"
 SELECT_ALL = "SELECT fib, value FROM fibonacci ORDER BY id"
+# doctor's test call reads back the row it inserted (and then rolls back).
+SELECT_LAST_INSERTED = "SELECT value FROM fibonacci WHERE id = LAST_INSERT_ID()"
 
 
 # ---- The backend swap (issue 4) --------------------------------------------

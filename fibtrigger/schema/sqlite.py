@@ -76,6 +76,7 @@ OBJECTS = (
 INSERT_ROWS = "INSERT INTO fibonacci (fib) VALUES {rows}"
 SELECT_RANGE = "SELECT fib, value FROM fibonacci WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
 SELECT_ALL = "SELECT fib, value FROM fibonacci ORDER BY rowid"
+SELECT_LAST_INSERTED = "SELECT value FROM fibonacci WHERE rowid = last_insert_rowid()"
 ROW_PLACEHOLDER = "(?)"
 
 # The drift check reads the live definitions.
