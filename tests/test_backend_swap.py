@@ -39,7 +39,7 @@ def one_line_error(result, exit_code):
 @pytest.mark.mysql
 def test_lambda_is_refused_clearly_on_a_server_without_lambda_sync(run, mysql_url, mysql_raw):
     url = mysql_url.render_as_string(hide_password=False)
-    line = one_line_error(run("--database-url", url, "backend", "lambda", "--function-arn", ARN), 1)
+    line = one_line_error(run("--database-url", url, "backend", "lambda", "--function-arn", ARN), 2)
     assert "no lambda_sync" in line and "Aurora MySQL" in line and "fibtrigger local up" in line
     with pytest.raises(LambdaSyncUnavailable):
         backend.use_lambda(mysql_url, ARN)
