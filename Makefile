@@ -23,6 +23,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Writes benchmarks/runs/ (ignored); to refresh the committed results: python -m benchmarks --out benchmarks/results
 bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks
 

@@ -23,15 +23,18 @@ from . import (
 from .model import FULL, QUICK, Row
 from .throwaway_database import ThrowawayDatabase, connect, server_url
 
+# The committed results: refreshed only on purpose, with `--out benchmarks/results`.
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# Where an ad-hoc full run writes (ignored by git), so `make bench` leaves tracked files alone.
+RUNS_DIR = Path(__file__).resolve().parent / "runs"
 ROW_NUMBERS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a few iterations only: proves the harness runs")
-    parser.add_argument("--out", type=Path, help=f"where latest.json/.md go (default {RESULTS_DIR}; "
-                        "with --quick, a new temporary directory)")
+    parser.add_argument("--out", type=Path, help=f"where latest.json/.md go (default {RUNS_DIR}, ignored by git; "
+                        f"with --quick, a new temporary directory; {RESULTS_DIR} for the committed results)")
     parser.add_argument("--rows", default=",".join(ROW_NUMBERS), help="comma-separated row numbers to run")
     arguments = parser.parse_args(argv)
     wanted = set(arguments.rows.split(","))
@@ -39,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown row(s) {sorted(unknown)}; rows are {', '.join(ROW_NUMBERS)}")
     settings = QUICK if arguments.quick else FULL
-    out = arguments.out or (Path(tempfile.mkdtemp(prefix="fibtrigger-bench-")) if arguments.quick else RESULTS_DIR)
+    out = arguments.out or (Path(tempfile.mkdtemp(prefix="fibtrigger-bench-")) if arguments.quick else RUNS_DIR)
 
     server = server_url()
     admin = connect(server)

@@ -6,7 +6,7 @@ import pytest
 from cogapp import Cog
 
 ROOT = Path(__file__).resolve().parent.parent
-GENERATED = ["docs/cli.md", "docs/index.md"]
+GENERATED = ["docs/cli.md", "docs/index.md", "docs/performance.md"]
 
 
 @pytest.mark.parametrize("page", GENERATED)
