@@ -1,4 +1,5 @@
-"""The `fibtrigger` command, run as a real subprocess the way a user runs it."""
+"""The `fibtrigger` command: a real subprocess the way a user runs it for the flows, in process
+(cli_in_process) for the many input-validation cases."""
 
 import os
 import subprocess
@@ -6,6 +7,7 @@ import sys
 
 import pytest
 
+from cli_in_process import fibtrigger
 from fibtrigger.cli.core import render_table
 
 PASSWORD = "Recognisable-Pa55word"
@@ -48,14 +50,15 @@ def test_demo_flow_on_the_default_sqlite(tmp_path):
 
 @pytest.mark.parametrize("argument", ["-1", "93", "1.5", "abc", "1e3", "", "99999999999999999999999999999"])
 def test_bad_input_is_one_line_exit_2(tmp_path, argument):
-    line = assert_one_line_error(run("compute", "1", argument, cwd=tmp_path), 2)
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    line = assert_one_line_error(fibtrigger("compute", "1", argument, "--database-url", url), 2)
     assert "fib must be" in line
-    assert run("table", "--json", cwd=tmp_path).stdout.strip() in ("", "[]")  # nothing stored
+    assert fibtrigger("table", "--json", "--database-url", url).stdout.strip() == "[]"  # nothing stored
 
 
-def test_usage_errors_are_one_line_exit_2(tmp_path):
-    assert_one_line_error(run("grants", cwd=tmp_path), 2)
-    assert_one_line_error(run("no-such-command", cwd=tmp_path), 2)
+def test_usage_errors_are_one_line_exit_2():
+    assert_one_line_error(fibtrigger("grants"), 2)
+    assert_one_line_error(fibtrigger("no-such-command"), 2)
 
 
 def test_unreachable_database_is_one_line_exit_1_without_password(tmp_path):
@@ -64,13 +67,14 @@ def test_unreachable_database_is_one_line_exit_1_without_password(tmp_path):
 
 
 def test_doctor_masks_the_password_and_reports_failure():
-    done = run("doctor", url=f"mysql+pymysql://app:{PASSWORD}@127.0.0.1:1/fib")
+    done = fibtrigger("doctor", env={"FIBTRIGGER_DATABASE_URL": f"mysql+pymysql://app:{PASSWORD}@127.0.0.1:1/fib"})
     assert done.returncode == 1
     assert "app:***@127.0.0.1:1/fib" in done.stdout
     assert PASSWORD not in done.stdout + done.stderr
 
 
 def test_grants():
+    run = fibtrigger
     migrator = run("grants", "--user", "mig", "--host", "10.0.0.%", "--role", "migrator", "--schema", "app")
     assert migrator.stdout.strip() == (
         "GRANT CREATE, DROP, TRIGGER, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, LOCK TABLES, "
@@ -85,6 +89,10 @@ def test_grants():
 @pytest.mark.mysql
 def test_mysql_commands(empty_mysql_url):
     url = empty_mysql_url.set(password=None)
+
+    def run(*args, url):
+        return fibtrigger(*args, env={"FIBTRIGGER_DATABASE_URL": url})
+
     line = assert_one_line_error(run("compute", "3", url=url.render_as_string(False)), 2)
     assert "fibtrigger migrate" in line
     doctor = run("doctor", url=url.render_as_string(False))

@@ -3,45 +3,21 @@ after arguments, usage, doctor's test call and its caller account, and exit 2 fo
 
 import json
 import uuid
-from dataclasses import dataclass
 
 import pytest
-from click.testing import CliRunner
 
+from cli_in_process import fibtrigger, one_line_error
 from fibtrigger import migrate
-from fibtrigger.cli import main
-
-
-@dataclass
-class Done:
-    code: int
-    stdout: str
-    stderr: str
-
-
-def fibtrigger(*args: str, input: str | None = None, env: dict | None = None) -> Done:
-    """Run `fibtrigger ARGS` through the CLI's own entry point (its error handling included)."""
-    environment = {"FIBTRIGGER_DATABASE_URL": None, **(env or {})}
-    with CliRunner().isolation(input=input, env=environment) as streams:
-        code = main(list(args))
-    return Done(code, streams[0].getvalue().decode(), streams[1].getvalue().decode())
-
-
-def one_line_error(done: Done, code: int) -> str:
-    assert done.code == code, done
-    assert done.stdout == ""
-    assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
-    return done.stderr.strip()
 
 
 def test_version():
     done = fibtrigger("--version")
-    assert done.code == 0 and done.stdout.startswith("fibtrigger ") and done.stdout.split()[1][0].isdigit()
+    assert done.returncode == 0 and done.stdout.startswith("fibtrigger ") and done.stdout.split()[1][0].isdigit()
 
 
 def test_a_bare_compute_prints_the_usage_and_exits_2():
     done = fibtrigger("compute")
-    assert done.code == 2 and done.stdout == ""
+    assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("Usage: fibtrigger compute [OPTIONS] N [N ...]")
 
 
@@ -91,7 +67,7 @@ def test_doctor_json_and_its_test_call_leave_the_table_unchanged(tmp_path):
     fibtrigger("compute", "7", "--database-url", url)
     done = fibtrigger("doctor", "--json", "--database-url", url)
     report = json.loads(done.stdout)
-    assert done.code == 0 and report["ok"] is True
+    assert done.returncode == 0 and report["ok"] is True
     statuses = {check["name"]: check["status"] for check in report["checks"]}
     assert statuses["test call"] == "ok" and set(statuses.values()) == {"ok"}
     assert json.loads(fibtrigger("table", "--json", "--database-url", url).stdout) == [{"fib": 7, "value": "13"}]
@@ -103,7 +79,7 @@ def test_a_mysql_url_without_a_database_is_named_as_the_problem():
         line = one_line_error(fibtrigger(*command, "--database-url", url), 2)
         assert "names no database" in line and "Secret-Pa55" not in line
     done = fibtrigger("doctor", "--database-url", url)
-    assert done.code == 1 and "FAIL database URL" in done.stdout and "names no database" in done.stdout
+    assert done.returncode == 1 and "FAIL database URL" in done.stdout and "names no database" in done.stdout
 
 
 @pytest.mark.mysql
@@ -139,7 +115,7 @@ def test_doctor_works_for_the_caller_account_and_skips_what_it_may_not_read(call
     done = fibtrigger("doctor", "--json", "--database-url", caller_url)
     report = json.loads(done.stdout)
     statuses = {check["name"]: check["status"] for check in report["checks"]}
-    assert done.code == 0 and report["ok"], done
+    assert done.returncode == 0 and report["ok"], done
     assert statuses["schema revision"] == "skip" and statuses["backend"] == "skip"
     assert statuses["test call"] == "ok" and statuses["connect"] == "ok"
     assert _count(mysql_raw) == before  # the test call was rolled back
