@@ -5,15 +5,16 @@ import json
 import click
 
 from ..errors import FibtriggerError
-from .app import cli, url_of
+from .app import cli, database_url_option, url_of
 
 IN_SYNC, DRIFT, SETUP_ERROR = 0, 1, 2
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@database_url_option
 @click.pass_context
-def check(ctx: click.Context, as_json: bool) -> None:
+def check(ctx: click.Context, as_json: bool, database_url: str | None) -> None:
     """Compare the live table, functions and triggers with revision head's; print a diff of each drift.
 
     Exit 0 in sync, 1 on drift, 2 when the check cannot run (URL, connection, schema not at head).
