@@ -3,30 +3,57 @@
     >>> from fibtrigger import compute
     >>> compute(10)
     55
+
+The errors load with the package; the table (and so SQLAlchemy) on first use of
+``compute``, ``compute_many``, ``default_table`` or ``FibonacciTable``, so that the CLI and
+``fibtrigger.errors`` start without it.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     BackendError,
     ConfigurationError,
+    ConnectionLost,
     DatabaseUnreachable,
     FibtriggerError,
     InvalidArgument,
+    OutcomeUnknown,
+    PermissionDenied,
     ResultMismatch,
     ResultOutOfRange,
     SchemaNotInstalled,
+    StatementTimeout,
 )
-from .table import FibonacciTable, compute, compute_many, default_table
+
+if TYPE_CHECKING:
+    from .table import FibonacciTable, compute, compute_many, default_table
+
+_FROM_TABLE = ("FibonacciTable", "compute", "compute_many", "default_table")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_TABLE:
+        from . import table
+
+        return getattr(table, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BackendError",
     "ConfigurationError",
+    "ConnectionLost",
     "DatabaseUnreachable",
     "FibonacciTable",
     "FibtriggerError",
     "InvalidArgument",
+    "OutcomeUnknown",
+    "PermissionDenied",
     "ResultMismatch",
     "ResultOutOfRange",
     "SchemaNotInstalled",
+    "StatementTimeout",
     "compute",
     "compute_many",
     "default_table",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import exc
 from sqlalchemy.engine import URL, Connection
 
+from .arn import NotAnArn, parse_function_arn
 from .config import database_url, masked
 from .database import make_engine, server_error_number, translated
 from .errors import ConfigurationError, LambdaSyncUnavailable, SchemaNotInstalled
@@ -30,12 +31,6 @@ LAMBDA = "lambda"
 BACKENDS = (SQL, LAMBDA)
 DEFAULT_LOCK_WAIT_SECONDS = 60
 
-# Region, 12-digit account, function name (64 characters at most) and an
-# optional version or alias. The ARN is written into the trigger's SQL text,
-# so nothing outside this pattern may get through.
-_FUNCTION_ARN = re.compile(
-    r"arn:aws[a-z-]{0,20}:lambda:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?"
-)
 _LAMBDA_EXPRESSION = re.compile(rf"{mysql.LAMBDA_FUNCTION_NAME}\('([^']*)', NEW\.fib\)")
 _COMPUTE_LINE = re.compile(r"^\s*SET NEW\.value = (.+);\s*$", re.MULTILINE)
 # FUNCTION ... does not exist / check 'Function Name Parsing' / EXECUTE denied: MariaDB checks a
@@ -65,12 +60,17 @@ class SwapResult:
 
 
 def check_function_arn(function_arn: object) -> str:
-    if not isinstance(function_arn, str) or not _FUNCTION_ARN.fullmatch(function_arn):
-        raise ConfigurationError(
-            f"{function_arn!r} is not a Lambda function ARN; expected "
-            "arn:aws:lambda:REGION:ACCOUNT:function:NAME[:VERSION_OR_ALIAS]"
-        )
-    return function_arn
+    """The ARN, checked whole: the trigger's SQL text embeds it."""
+    if isinstance(function_arn, str):
+        try:
+            parse_function_arn(function_arn)
+            return function_arn
+        except NotAnArn:
+            pass
+    raise ConfigurationError(
+        f"{function_arn!r} is not a Lambda function ARN; expected "
+        "arn:aws:lambda:REGION:ACCOUNT:function:NAME[:VERSION_OR_ALIAS]"
+    )
 
 
 # ---- reading the state ------------------------------------------------------
@@ -117,8 +117,11 @@ def _state_of(body: str) -> BackendState | None:
     if expressions[0] == mysql.SQL_COMPUTE:
         return BackendState(SQL)
     found = _LAMBDA_EXPRESSION.fullmatch(expressions[0])
-    if found and _FUNCTION_ARN.fullmatch(found.group(1)):
-        return BackendState(LAMBDA, found.group(1))
+    if found:
+        try:
+            return BackendState(LAMBDA, check_function_arn(found.group(1)))
+        except ConfigurationError:
+            return None
     return None
 
 

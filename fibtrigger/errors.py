@@ -1,17 +1,53 @@
-"""One exception hierarchy, rooted in FibtriggerError."""
+"""One exception hierarchy, rooted in FibtriggerError.
+
+The CLI maps these to exit codes (fibtrigger.cli.EXIT_CODES); the library attaches none.
+
+    FibtriggerError
+    ├── InvalidArgument (ValueError)        the argument is not an integer in range
+    │   └── ResultOutOfRange                an integer whose F(n) does not fit the column
+    ├── ConfigurationError                  a setting is missing or wrong (URL, backend, credentials)
+    │   ├── PermissionDenied                the account lacks a privilege (see `fibtrigger grants`)
+    │   ├── AccessDenied                    the server refused the account (user, password, host)
+    │   ├── DatabaseNotFound                the URL's database does not exist
+    │   └── AwsCredentialsMissing (AwsError)
+    ├── SchemaNotInstalled                  the table, fibcomp or a trigger is missing
+    ├── LambdaSyncUnavailable               the server has no lambda_sync
+    ├── DatabaseUnreachable (ConnectionError)
+    │   └── ConnectionLost                  died before COMMIT was sent: nothing stored, safe to retry
+    ├── OutcomeUnknown                      died during INSERT or COMMIT: the row may be stored
+    ├── StatementAborted                    the server stopped the INSERT: nothing stored
+    │   ├── StatementTimeout                max_statement_time / max_execution_time
+    │   │   └── LockWaitTimeout             innodb_lock_wait_timeout
+    │   └── Deadlock
+    ├── BackendError                        the computation behind the trigger failed
+    ├── ResultMismatch                      the rows read back differ from the arguments
+    ├── LocalStackError                     `fibtrigger local up|down` failed
+    ├── FunctionNotFound                    no Lambda function by that name or ARN
+    ├── InvocationDenied                    the endpoint refused the caller's signature
+    ├── EndpointUnreachable (ConnectionError)
+    └── AwsError                            an AWS call failed (deploy, plan, destroy)
+        ├── AwsAccessDenied
+        ├── AwsOperationUnsupported
+        ├── AwsEndpointFault
+        ├── ClusterNotFound
+        ├── ResourceNotOwned
+        └── UnsupportedCluster
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fibtrigger.lambda_function.contract import ArgumentError
 
 
 class FibtriggerError(Exception):
     """Base class of every error fibtrigger raises on purpose."""
 
-    #: CLI exit code for this kind of error (2: the caller's input was bad).
-    exit_code = 1
-
 
 class InvalidArgument(FibtriggerError, ValueError):
     """The argument is not an integer in the valid range."""
-
-    exit_code = 2
 
 
 class ResultOutOfRange(InvalidArgument):
@@ -20,8 +56,6 @@ class ResultOutOfRange(InvalidArgument):
 
 class SchemaNotInstalled(FibtriggerError):
     """The fibonacci table, fibcomp or a trigger is missing."""
-
-    exit_code = 2
 
 
 class DatabaseUnreachable(FibtriggerError, ConnectionError):
@@ -35,8 +69,6 @@ class BackendError(FibtriggerError):
 class ConfigurationError(FibtriggerError):
     """A setting is missing or wrong (URL, backend, credentials)."""
 
-    exit_code = 2
-
 
 class ResultMismatch(FibtriggerError):
     """The rows read back do not match the arguments inserted; nothing is returned."""
@@ -44,8 +76,6 @@ class ResultMismatch(FibtriggerError):
 
 class LambdaSyncUnavailable(FibtriggerError):
     """The server has no lambda_sync: neither Aurora MySQL nor the local UDF (`fibtrigger local up`)."""
-
-    exit_code = 2
 
 
 class LocalStackError(FibtriggerError):
@@ -59,8 +89,6 @@ class AwsError(FibtriggerError):
 class AwsCredentialsMissing(AwsError, ConfigurationError):
     """boto3's credential chain found no credentials."""
 
-    exit_code = 2
-
 
 class AwsAccessDenied(AwsError):
     """AWS refused an action; the message names the action, e.g. iam:CreateRole."""
@@ -69,13 +97,9 @@ class AwsAccessDenied(AwsError):
 class ClusterNotFound(AwsError):
     """The Aurora cluster named by --cluster does not exist (in this region and account)."""
 
-    exit_code = 2
-
 
 class ResourceNotOwned(AwsError):
     """A resource with fibtrigger's name exists but lacks its tags: fibtrigger leaves it alone."""
-
-    exit_code = 2
 
 
 class AwsOperationUnsupported(AwsError):
@@ -88,8 +112,6 @@ class AwsEndpointFault(AwsError):
 
 class UnsupportedCluster(AwsError):
     """The cluster is not Aurora MySQL 3 (aurora-mysql 8.0), which the Lambda trigger needs."""
-
-    exit_code = 2
 
 
 class FunctionNotFound(FibtriggerError):
@@ -104,7 +126,7 @@ class EndpointUnreachable(FibtriggerError, ConnectionError):
     """An HTTP endpoint (an API Gateway URL, a Lambda endpoint) could not be reached."""
 
 
-# ---- Faults and privileges (issue 7) ------------------------------------------
+# ---- Faults and privileges: what a caller may retry ------------------------------
 
 
 class OutcomeUnknown(FibtriggerError):
@@ -146,3 +168,13 @@ class AccessDenied(ConfigurationError):
 
 class DatabaseNotFound(ConfigurationError):
     """The URL names a database (schema) that does not exist on the server."""
+
+
+def invalid_argument(message: str, *, out_of_range: bool) -> InvalidArgument:
+    """InvalidArgument, or ResultOutOfRange for an integer whose F(n) is out of range."""
+    return (ResultOutOfRange if out_of_range else InvalidArgument)(message)
+
+
+def argument_error(error: ArgumentError) -> InvalidArgument:
+    """The typed error for the Lambda contract's ArgumentError (the shared argument check)."""
+    return invalid_argument(str(error), out_of_range=error.out_of_range)

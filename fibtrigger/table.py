@@ -20,7 +20,7 @@ from .errors import (
     InvalidArgument,
     OutcomeUnknown,
     ResultMismatch,
-    ResultOutOfRange,
+    argument_error,
 )
 from .idle_connections import IdleConnections
 from .schema import dialect_module
@@ -58,7 +58,7 @@ class FibonacciTable:
         try:
             return check_fib(value, self.limit)
         except ArgumentError as error:
-            raise (ResultOutOfRange if error.out_of_range else InvalidArgument)(str(error)) from None
+            raise argument_error(error) from None
 
     def compute(self, n: int) -> int:
         """Insert ``n`` and return the value the trigger stored."""

@@ -11,11 +11,11 @@ from .settings import SettingError, max_fib
 
 def handler(event, context):
     """The Lambda entry point, handler string ``lambda_handler.handler``."""
-    return run(event, context, os.environ)
+    return run(event, context, os.environ, logs.write_stdout)
 
 
-def run(event, context, environ):
-    """``handler`` with an explicit environment (a host running it in-process passes its own)."""
+def run(event, context, environ, log: logs.Sink):
+    """``handler`` with an explicit environment and log sink (a host running it in-process passes its own)."""
     started = perf_counter()
     shape = events.kind(event)
     record = {"level": "INFO", "requestId": getattr(context, "aws_request_id", None), "event": shape, "fib": None}
@@ -25,7 +25,7 @@ def run(event, context, environ):
         return _http(event, shape, environ, record)
     finally:
         record["durationMs"] = round((perf_counter() - started) * 1000, 3)
-        logs.emit(record)
+        logs.emit(record, log)
 
 
 def _direct(event, environ, record):

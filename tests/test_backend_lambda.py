@@ -15,7 +15,6 @@ import pytest
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB
 from sqlalchemy import create_engine
 
 import fibtrigger.schema.operations  # noqa: F401  (registers op.swap_backend)
@@ -25,6 +24,7 @@ from fibtrigger import backend, doctor, migrate
 from fibtrigger.backend import BackendState
 from fibtrigger.cli import cli
 from fibtrigger.errors import FibtriggerError
+from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB
 from fibtrigger.local import servers as local_stack
 from fibtrigger.table import FibonacciTable
 from lambda_peer import LambdaPeer

@@ -1,6 +1,7 @@
 """The argument contract every entry point shares."""
 
 import pytest
+
 from fibtrigger.lambda_function.contract import ArgumentError, check_fib, parse_fib_text
 
 

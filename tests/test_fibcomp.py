@@ -2,9 +2,9 @@
 
 import pymysql
 import pytest
-from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB
 
 from fibonacci_numbers import fibonacci
+from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB
 
 pytestmark = pytest.mark.mysql
 

@@ -16,7 +16,6 @@ from fractions import Fraction
 
 import pymysql
 import pytest
-from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB, ArgumentError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +25,7 @@ from fibtrigger import FibtriggerError, InvalidArgument, ResultOutOfRange, compu
 from fibtrigger import lambda_function as lambda_handler
 from fibtrigger.cli import main
 from fibtrigger.database import translate
+from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB, ArgumentError
 from fibtrigger.local.proxy import rest_event
 from fibtrigger.local.service import LocalLambdaService
 from fibtrigger.table import FibonacciTable

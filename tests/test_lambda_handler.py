@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from fibonacci_numbers import fibonacci
+from fibtrigger import lambda_function as lambda_handler
 from fibtrigger.lambda_function import logs
 from fibtrigger.lambda_function.contract import (
     DECIMAL65_MAX_FIB,
@@ -20,9 +23,6 @@ from fibtrigger.lambda_function.contract import (
 from fibtrigger.lambda_function.fibonacci import fibonacci as fast_fibonacci
 from fibtrigger.lambda_function.function import run
 from fibtrigger.lambda_function.settings import SettingError
-
-from fibonacci_numbers import fibonacci
-from fibtrigger import lambda_function as lambda_handler
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ class Context:
 @pytest.fixture(autouse=True)
 def log_lines(monkeypatch):
     lines: list[str] = []
-    monkeypatch.setattr(logs, "sink", lines.append)
+    monkeypatch.setattr(logs, "write_stdout", lines.append)  # what the handler writes to stdout
     monkeypatch.delenv(LAMBDA_MAX_FIB_ENV, raising=False)
     return lines
 
@@ -304,8 +304,8 @@ def test_an_invalid_limit_setting_is_a_clear_error(monkeypatch, setting):
 
 def test_run_takes_an_explicit_environment(monkeypatch):
     monkeypatch.setenv(LAMBDA_MAX_FIB_ENV, "5")
-    assert run({"fib": 300}, None, {LAMBDA_MAX_FIB_ENV: "300"})["value"] == str(fibonacci(300))
-    assert run({"fib": 300}, None, {})["fib"] == 300  # the default, 312
+    assert run({"fib": 300}, None, {LAMBDA_MAX_FIB_ENV: "300"}, None)["value"] == str(fibonacci(300))
+    assert run({"fib": 300}, None, {}, None)["fib"] == 300  # the default, 312
 
 
 # ---- what the package imports -----------------------------------------------------

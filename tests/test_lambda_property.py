@@ -4,12 +4,12 @@ and it survives the JSON path the trigger reads it through."""
 import json
 
 import pytest
-from fibtrigger.lambda_function import logs
-from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fibtrigger import lambda_function as lambda_handler
+from fibtrigger.lambda_function import logs
+from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB
 
 pytestmark = pytest.mark.mysql
 
@@ -19,7 +19,7 @@ EXTRACT_VALUE = "SELECT CAST(JSON_UNQUOTE(JSON_EXTRACT(CONVERT(%s USING utf8mb4)
 
 @pytest.fixture(autouse=True)
 def quiet_handler(monkeypatch):
-    monkeypatch.setattr(logs, "sink", None)
+    monkeypatch.setattr(logs, "write_stdout", lambda line: None)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -11,12 +11,12 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from fibtrigger.lambda_function.contract import LAMBDA_MAX_FIB_ENV
 
 from fibonacci_numbers import fibonacci
 from fibtrigger import lambda_function as lambda_handler
 from fibtrigger.errors import ConfigurationError
-from fibtrigger.local.service import LocalLambdaService, parse_function_name
+from fibtrigger.lambda_function.contract import LAMBDA_MAX_FIB_ENV
+from fibtrigger.local.service import LocalLambdaService
 
 REQUIRED_COUNTERS = {"invocations", "errors", "function_errors", "duration_ms_total"}
 
@@ -460,14 +460,3 @@ def test_a_busy_port_is_a_clear_error(service):
     with pytest.raises(ConfigurationError, match=f"cannot listen on 127.0.0.1:{service.port}"):
         LocalLambdaService(port=service.port).start()
 
-
-def test_parse_function_name():
-    assert parse_function_name("fibtrigger") == ("fibtrigger", None, None, None)
-    assert parse_function_name("fibtrigger:7") == ("fibtrigger", "7", None, None)
-    assert parse_function_name("123456789012:function:f") == ("f", None, None, "123456789012")
-    assert parse_function_name("arn:aws-cn:lambda:cn-north-1:123456789012:function:f:live") == (
-        "f",
-        "live",
-        "cn-north-1",
-        "123456789012",
-    )

@@ -11,7 +11,7 @@ import pytest
 from fibonacci_numbers import fibonacci
 from fibtrigger import grants, migrate
 from fibtrigger.backend import use_sql
-from fibtrigger.cli import main
+from fibtrigger.cli import exit_code_of, main
 from fibtrigger.doctor import head_revision
 from fibtrigger.errors import FibtriggerError, PermissionDenied, SchemaNotInstalled
 from fibtrigger.schema import mysql
@@ -187,7 +187,7 @@ def test_a_missing_grant_is_a_typed_error_naming_the_fix(accounts, caller_setup)
             table.compute(5)
     finally:
         table.close()
-    assert caught.value.exit_code == 2 and PASSWORD not in str(caught.value)
+    assert exit_code_of(caught.value) == 2 and PASSWORD not in str(caught.value)
 
 
 # --- every printed migrator privilege is needed ------------------------------------------

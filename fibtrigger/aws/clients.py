@@ -26,6 +26,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
+from ..arn import NotAnArn, parse_arn
 from ..errors import (
     AwsAccessDenied,
     AwsCredentialsMissing,
@@ -222,7 +223,7 @@ class AwsClients:
             self._identity = Identity(
                 account=answer["Account"],
                 arn=answer["Arn"],
-                partition=answer["Arn"].split(":")[1] or self.session.get_partition_for_region(region),
+                partition=_partition(answer["Arn"]) or self.session.get_partition_for_region(region),
                 region=region,
             )
         return self._identity
@@ -277,3 +278,10 @@ class AwsClients:
         if isinstance(status, int) and status >= 500:
             return AwsEndpointFault(f"{action} failed: HTTP {status}: {code}: {message}")
         return AwsError(f"{action} failed: {code}: {message}")
+
+
+def _partition(arn: str) -> str | None:
+    try:
+        return parse_arn(arn).partition
+    except NotAnArn:
+        return None

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import time
+from functools import partial
 from typing import Any
 
 import boto3
@@ -151,6 +152,7 @@ class _Deployment:
             details.append("tags")
 
         def apply() -> None:
+            assert api_id is not None  # the API exists by the time changes apply
             if operations:
                 self.aws.call(
                     "apigateway", "update_stage", restApiId=api_id, stageName=s.stage, patchOperations=operations
@@ -203,9 +205,7 @@ class _Deployment:
             if current is None:
                 run.change(
                     "create", "CloudWatch alarm", alarm.name,
-                    lambda wanted=wanted: self.aws.call(
-                        "cloudwatch", "put_metric_alarm", Tags=tag_list(s.tags), **wanted
-                    ),
+                    partial(self.aws.call, "cloudwatch", "put_metric_alarm", Tags=tag_list(s.tags), **wanted),
                     detail,
                 )
                 continue
@@ -213,7 +213,7 @@ class _Deployment:
             if any(current.get(key) != value for key, value in wanted.items()):
                 run.change(
                     "update", "CloudWatch alarm", alarm.name,
-                    lambda wanted=wanted: self.aws.call("cloudwatch", "put_metric_alarm", **wanted),
+                    partial(self.aws.call, "cloudwatch", "put_metric_alarm", **wanted),
                     detail,
                 )
             else:

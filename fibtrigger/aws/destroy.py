@@ -115,7 +115,7 @@ def _alarms(res: Resources, run: Recorder) -> None:
             continue
         run.change(
             "delete", "CloudWatch alarm", name,
-            lambda name=name: res.aws.call("cloudwatch", "delete_alarms", AlarmNames=[name]),
+            partial(res.aws.call, "cloudwatch", "delete_alarms", AlarmNames=[name]),
         )
 
 

@@ -21,6 +21,7 @@ from fibtrigger.lambda_function.contract import (
 )
 from fibtrigger.lambda_function.settings import SettingError, max_fib
 
+from ..arn import NotAnArn, parse_function
 from ..errors import (
     BackendError,
     ConfigurationError,
@@ -29,7 +30,8 @@ from ..errors import (
     InvalidArgument,
     InvocationDenied,
     ResultMismatch,
-    ResultOutOfRange,
+    argument_error,
+    invalid_argument,
 )
 
 DEFAULT_FUNCTION = "fibtrigger"
@@ -79,7 +81,7 @@ def _checked(check) -> int:
                 return check(LAMBDA_HARD_MAX_FIB)
             except ArgumentError:
                 pass
-        raise (ResultOutOfRange if error.out_of_range else InvalidArgument)(str(error)) from None
+        raise argument_error(error) from None
 
 
 def invoke_url(url: str, n: int, session=None, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> int:
@@ -211,7 +213,7 @@ def _answer_from_http(url: str, status: int, body: bytes, n: int) -> int:
         return parse_answer(body, n)
     message = _message(body)
     if status == 400:
-        raise (ResultOutOfRange if message.startswith(_RANGE_PREFIX) else InvalidArgument)(message)
+        raise invalid_argument(message, out_of_range=message.startswith(_RANGE_PREFIX))
     if status in (401, 403):
         raise InvocationDenied(f"{url} refused the request ({status}): {message}")
     raise BackendError(f"POST {url} answered {status}: {message}")
@@ -227,7 +229,7 @@ def _function_error(name: str, payload: bytes):
     error_type = str(error.get("errorType", "Error"))
     message = _one_line(error.get("errorMessage", ""))
     if error_type == "ArgumentError":
-        return (ResultOutOfRange if message.startswith(_RANGE_PREFIX) else InvalidArgument)(message)
+        return invalid_argument(message, out_of_range=message.startswith(_RANGE_PREFIX))
     return BackendError(f"function {name} failed: {error_type}: {message}")
 
 
@@ -246,11 +248,9 @@ def _message(body: bytes) -> str:
 def function_region(name_or_arn: str) -> str | None:
     """The region a function ARN names (None for a name or partial ARN); a malformed one is refused
     here, before any network call."""
-    from ..local.service import FunctionName, parse_function_name
-
     try:
-        return parse_function_name(name_or_arn)[2] or None
-    except FunctionName:
+        return parse_function(name_or_arn).region
+    except NotAnArn:
         raise InvalidArgument(
             f"--function {name_or_arn[:140]!r} is not a function name, partial ARN "
             "(ACCOUNT:function:NAME) or ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"

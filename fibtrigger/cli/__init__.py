@@ -4,7 +4,16 @@ import sys
 
 import click
 
-from ..errors import FibtriggerError
+from ..errors import (
+    ClusterNotFound,
+    ConfigurationError,
+    FibtriggerError,
+    InvalidArgument,
+    LambdaSyncUnavailable,
+    ResourceNotOwned,
+    SchemaNotInstalled,
+    UnsupportedCluster,
+)
 from . import (
     aws_commands,  # noqa: F401  (registers `fibtrigger aws ...`)
     backend_commands,  # noqa: F401  (registers `fibtrigger backend ...`)
@@ -16,6 +25,26 @@ from . import (
 from .app import cli
 
 BAD_INPUT_EXIT = 2
+OTHER_ERROR_EXIT = 1
+
+# Exit codes by error class, the nearest class in an error's MRO deciding: 2 for bad input or
+# setup the user must fix (argument, URL, schema, grants, cluster), 1 for everything else.
+EXIT_CODES: dict[type[FibtriggerError], int] = {
+    InvalidArgument: BAD_INPUT_EXIT,
+    ConfigurationError: BAD_INPUT_EXIT,
+    SchemaNotInstalled: BAD_INPUT_EXIT,
+    LambdaSyncUnavailable: BAD_INPUT_EXIT,
+    ClusterNotFound: BAD_INPUT_EXIT,
+    ResourceNotOwned: BAD_INPUT_EXIT,
+    UnsupportedCluster: BAD_INPUT_EXIT,
+}
+
+
+def exit_code_of(error: FibtriggerError) -> int:
+    for cls in type(error).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]
+    return OTHER_ERROR_EXIT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except FibtriggerError as error:
         click.echo(f"fibtrigger: {_one_line(error)}", err=True)
-        return error.exit_code
+        return exit_code_of(error)
     except KeyboardInterrupt:
         return 130
     return code if isinstance(code, int) else 0
@@ -50,4 +79,4 @@ def run() -> None:
     sys.exit(main())
 
 
-__all__ = ["cli", "main", "run"]
+__all__ = ["EXIT_CODES", "cli", "exit_code_of", "main", "run"]

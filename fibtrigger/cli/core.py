@@ -12,7 +12,7 @@ from .. import grants as grant_roles
 from .. import migrate as migrations
 from ..config import database_url as parse_database_url
 from ..config import masked
-from ..errors import ConfigurationError, InvalidArgument, ResultOutOfRange
+from ..errors import ConfigurationError, argument_error
 from ..table import default_table
 from .app import cli, database_url_option, json_option, url_of
 
@@ -57,7 +57,7 @@ def fib_arguments(texts: list[str], limit: int) -> list[int]:
         try:
             arguments.append(parse_fib_text(text, limit))
         except ArgumentError as error:
-            raise (ResultOutOfRange if error.out_of_range else InvalidArgument)(str(error)) from None
+            raise argument_error(error) from None
     return arguments
 
 

@@ -7,7 +7,6 @@ of the result, and the invocation's log lines (for ``X-Amz-Log-Result``).
 import json
 import math
 import os
-import threading
 import time
 import traceback
 import uuid
@@ -16,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from fibtrigger.lambda_function import logs as handler_logs
 from fibtrigger.lambda_function.function import run as run_handler
 
 DEFAULT_TIMEOUT_SECONDS = 3  # Lambda's default function timeout
@@ -106,27 +104,6 @@ class Invocation:
         return text.encode()[-LOG_TAIL_BYTES:].decode("utf-8", "ignore")
 
 
-# The handler's log lines go through one sink for the whole process; each invocation routes
-# its own thread's lines to its own capture, and everything else falls through unchanged.
-_capture = threading.local()
-_fallback: Callable[[str], None] | None = handler_logs.sink
-
-
-def _install_router() -> None:
-    global _fallback
-    if handler_logs.sink is not _route:
-        _fallback = handler_logs.sink
-        handler_logs.sink = _route
-
-
-def _route(line: str) -> None:
-    capture = getattr(_capture, "append", None)
-    if capture is not None:
-        capture(line)
-    elif _fallback is not None:
-        _fallback(line)
-
-
 class FunctionRuntime:
     """Calls one handler with a context, an environment and captured logs.
 
@@ -149,7 +126,6 @@ class FunctionRuntime:
         self.timeout_seconds = timeout_seconds
         # One stream per runtime, as Lambda keeps one per execution environment.
         self.log_stream_name = new_log_stream_name()
-        _install_router()
 
     def invoke(
         self,
@@ -170,18 +146,16 @@ class FunctionRuntime:
             log_stream_name=self.log_stream_name,
         )
         invocation = Invocation(request_id=request_id)
-        _capture.append = self._collector(invocation.log_lines)
         started = time.perf_counter()
         try:
             if self._handler is None:
-                invocation.result = run_handler(event, context, self.environ)
+                invocation.result = run_handler(event, context, self.environ, self._collector(invocation.log_lines))
             else:
                 invocation.result = self._handler(event, context)
         except Exception as error:  # noqa: BLE001 - any exception is a function error, as on Lambda
             invocation.error = error_object(error, request_id)
         finally:
             invocation.duration_ms = (time.perf_counter() - started) * 1000
-            _capture.append = None
         return invocation
 
     def _collector(self, lines: list[str]) -> Callable[[str], None]:

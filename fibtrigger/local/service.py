@@ -12,7 +12,6 @@ take to arrive once it began, and the number of connections (a thread each) serv
 """
 
 import email.utils
-import functools
 import io
 import json
 import logging
@@ -33,6 +32,7 @@ from urllib.parse import parse_qs, unquote
 
 from fibtrigger.lambda_function.settings import SettingError, max_fib
 
+from ..arn import FunctionReference, NotAnArn, is_function_name, parse_function
 from ..errors import ConfigurationError
 from . import http_request, proxy, sigv4
 from .runtime import DEFAULT_TIMEOUT_SECONDS, FunctionRuntime, Invocation
@@ -59,8 +59,6 @@ STOP_GRACE_SECONDS = 5.0
 
 INVOKE_PATH_TEMPLATE = "/2015-03-31/functions/{name}/invocations"
 INVOKE_PATH = re.compile(INVOKE_PATH_TEMPLATE.format(name="([^/]+)") + "/?")
-FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-QUALIFIER = re.compile(r"\$LATEST|[A-Za-z0-9_-]{1,128}")
 STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 RESERVED_STAGES = {"2015-03-31", "metrics"}
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
@@ -113,35 +111,9 @@ class Metrics:
             }
 
 
-class FunctionName(Exception):
-    """A FunctionName that is not a name, partial ARN or ARN."""
-
-
-def parse_function_name(text: str) -> tuple[str, str | None, str | None, str | None]:
-    """(name, qualifier, region, account) from ``name[:qualifier]``,
-    ``account:function:name[:qualifier]`` or ``arn:aws:lambda:region:account:function:name[:qualifier]``."""
-    parts = text.split(":")
-    region = account = None
-    if parts[0] == "arn":
-        if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function":
-            raise FunctionName(text)
-        region, account, rest = parts[3], parts[4], parts[6:]
-    elif len(parts) in (3, 4) and parts[1] == "function":
-        account, rest = parts[0], parts[2:]
-    elif len(parts) in (1, 2):
-        rest = parts
-    else:
-        raise FunctionName(text)
-    name, qualifier = rest[0], (rest[1] if len(rest) > 1 else None)
-    if not FUNCTION_NAME.fullmatch(name) or (qualifier is not None and not QUALIFIER.fullmatch(qualifier)):
-        raise FunctionName(text)
-    return name, qualifier, region, account
-
-
-@functools.lru_cache(maxsize=256)
-def _function_name_in_path(raw_name: str) -> tuple[str, str | None, str | None, str | None]:
-    """parse_function_name of a percent-encoded path segment; a client sends the same one per row."""
-    return parse_function_name(unquote(raw_name))
+def _function_in_path(raw_name: str) -> FunctionReference:
+    """The function a percent-encoded path segment names."""
+    return parse_function(unquote(raw_name))
 
 
 class LocalLambdaService:
@@ -183,7 +155,7 @@ class LocalLambdaService:
                 f"stage must be letters, digits, '-' or '_' (not {sorted(RESERVED_STAGES)}), got {stage!r}"
             )
         names = tuple(function_names)
-        bad = [name for name in names if not FUNCTION_NAME.fullmatch(name)]
+        bad = [name for name in names if not is_function_name(name)]
         if not names or bad:
             raise ConfigurationError(f"function names must be 1-64 letters, digits, '-' or '_', got {bad or names!r}")
         self.host = host
@@ -357,8 +329,8 @@ class LocalLambdaService:
     def _invoke(self, request: "_RequestHandler", raw_name: str, query: str, body: bytes) -> None:
         """The Lambda Invoke API, with Lambda's status codes, headers and error shapes."""
         try:
-            name, qualifier, region, account = _function_name_in_path(raw_name)
-        except FunctionName:
+            name, qualifier, region, account, _ = _function_in_path(raw_name)
+        except NotAnArn:
             text = unquote(raw_name)
             return self._aws_error(
                 request,
