@@ -18,11 +18,18 @@ CLASSES = [
 
 
 def test_the_docstring_draws_every_class_under_its_parent():
-    drawn = {}
+    drawn, stack = [], []  # stack: (column, name) of the classes above the current line
     for line in errors.__doc__.splitlines():
-        found = re.match(r"\s*([│ ]*)(?:[├└]── )?([A-Z][A-Za-z]+)\b", line)
-        if found and found.group(2) in vars(errors):
-            drawn[found.group(2)] = len(found.group(1))
+        found = re.search(r"\b([A-Z][A-Za-z]+)\b", line)
+        if not found or found.group(1) not in vars(errors) or line.strip().startswith(("The ", "One ")):
+            continue
+        column, name = found.start(), found.group(1)
+        while stack and stack[-1][0] >= column:
+            stack.pop()
+        if stack:
+            assert getattr(errors, stack[-1][1]) in getattr(errors, name).__bases__, (name, stack[-1][1])
+        stack.append((column, name))
+        drawn.append(name)
     assert sorted(drawn) == sorted(cls.__name__ for cls in CLASSES)
 
 
