@@ -121,6 +121,9 @@ def test_doctor_works_for_the_caller_account_and_skips_what_it_may_not_read(call
     assert _count(mysql_raw) == before  # the test call was rolled back
     text = fibtrigger("doctor", "--database-url", caller_url).stdout
     assert "skip schema revision: a caller account" in text and "Caller-Pa55" not in text
+    # A missing grant is a setup error: exit 2, and the message names what prints the grants.
+    line = one_line_error(fibtrigger("backend", "sql", "--database-url", caller_url), 2)
+    assert "fibtrigger grants" in line
 
 
 def _count(connection) -> int:
