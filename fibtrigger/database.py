@@ -169,8 +169,7 @@ def translate(error: BaseException, url: URL, *, call: Call | None = None, diale
     original = error.orig if isinstance(error, exc.DBAPIError) and error.orig is not None else error
     if isinstance(original, sqlite3.Error):
         return _translate_sqlite(original, url)
-    if isinstance(original, (ValueError, TypeError)) and not call.connected:
-        # Raised by a driver's connect() for an argument it refuses, e.g. ?charset=nope.
+    if not call.connected and _refused_argument(original, dialect):
         return ConfigurationError(f"the driver refused the database URL {masked(url)}: {original}")
     number = server_error_number(original)
     message = _message(original)
@@ -179,9 +178,24 @@ def translate(error: BaseException, url: URL, *, call: Call | None = None, diale
     rule = SERVER_ERRORS.get(number) if number is not None else None
     if rule is not None:
         return rule(message, url)
+    if not call.connected and number is None and _is_driver_error(original, dialect):
+        # A client-side refusal before any server answered, e.g. mysql-connector's unknown charset.
+        return ConfigurationError(f"the driver refused the database URL {masked(url)}: {message}")
     if isinstance(original, OSError) or (not call.connected and isinstance(error, exc.DBAPIError)):
         return _unreachable(url, message)
     return FibtriggerError(f"database error {number}: {message}" if number else f"database error: {message}")
+
+
+def _refused_argument(original: BaseException, dialect) -> bool:
+    """A plain Python error from a driver's connect(): an argument it refuses, e.g. ?charset=nope."""
+    if isinstance(original, (OSError, exc.SQLAlchemyError)) or _is_driver_error(original, dialect):
+        return False
+    return isinstance(original, (ValueError, TypeError, AttributeError, LookupError))
+
+
+def _is_driver_error(original: BaseException, dialect) -> bool:
+    dbapi = getattr(dialect, "loaded_dbapi", None)
+    return dbapi is not None and isinstance(original, dbapi.Error)
 
 
 def server_error_number(error: BaseException) -> int | None:
@@ -207,10 +221,15 @@ def _is_client_timeout(error: BaseException) -> bool:
 
 def _message(error: BaseException) -> str:
     args: tuple = error.args
+    text = str(error)
     if len(args) > 1 and isinstance(args[0], int):  # (number, message), or mysql-connector's (number, text, state)
         text = str(args[1])
-        return text.split(": ", 1)[1] if text.startswith(f"{args[0]}") and ": " in text else text
-    return " ".join(str(error).split()) or type(error).__name__
+        if text.startswith(f"{args[0]}") and ": " in text:
+            text = text.split(": ", 1)[1]
+    text = " ".join(text.split())
+    if _is_client_timeout(error):
+        text = text.split(". ", 1)[0]  # mysql-connector-python goes on to advise reconnect()
+    return text or type(error).__name__
 
 
 # ---- lost connections -------------------------------------------------------------
@@ -227,8 +246,7 @@ def _is_lost_connection(original: BaseException, number: int | None, dialect) ->
         return True
     if number is None and _is_client_timeout(original):
         return True
-    dbapi = getattr(dialect, "loaded_dbapi", None)
-    if dbapi is not None and isinstance(original, dbapi.Error):
+    if _is_driver_error(original, dialect):
         # SQLAlchemy's own per-driver list: e.g. PyMySQL's InterfaceError(0, '') on a closed connection.
         return bool(dialect.is_disconnect(original, None, None))
     return False
@@ -346,6 +364,10 @@ def _unknown_database(_message: str, url: URL) -> FibtriggerError:
     )
 
 
+def _refused_charset(message: str, url: URL) -> FibtriggerError:
+    return ConfigurationError(f"the driver refused the database URL {masked(url)}: {message}")
+
+
 def _cannot_connect(message: str, url: URL) -> FibtriggerError:
     return _unreachable(url, message)
 
@@ -382,6 +404,7 @@ SERVER_ERRORS: dict[int, ServerErrorRule] = {
     2002: _cannot_connect,  # no server on the socket or port (libmariadb's TCP refusal too)
     2003: _cannot_connect,
     2005: _cannot_connect,  # unknown host
+    2019: _refused_charset,  # the client library has no such character set (?charset=...)
 }
 
 

@@ -114,6 +114,13 @@ def _connect_pymysql(dialect, record, cargs, cparams):
         sock = socket.create_connection((connection.host, connection.port), connection.connect_timeout, source)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    # PyMySQL would wait for the server's greeting up to read_timeout; the other drivers wait up
+    # to connect_timeout, and so does fibtrigger: a port whose server never speaks fails fast.
+    if not _readable_within(sock.fileno(), connection.connect_timeout):
+        sock.close()
+        raise dialect.loaded_dbapi.OperationalError(
+            2013, "Lost connection to server at 'handshake: reading initial communication packet' (timed out)"
+        )
     connection.connect(sock)  # closes sock if the handshake fails
     record.info[SOCKET] = sock
     return connection
@@ -125,10 +132,15 @@ def _on_checkin(_dbapi_connection, record) -> None:
 
 
 def _readable(fd: int) -> bool:
+    return _readable_within(fd, 0)
+
+
+def _readable_within(fd: int, seconds: float | None) -> bool:
+    """Whether ``fd`` has something to read within ``seconds`` (None: wait as long as it takes)."""
     # poll has no FD_SETSIZE limit; select is the fallback where there is no poll (Windows).
     if hasattr(select, "poll"):
         poller = select.poll()
         poller.register(fd, select.POLLIN | select.POLLPRI)
-        return bool(poller.poll(0))
-    readable, _, _ = select.select([fd], [], [], 0)
+        return bool(poller.poll(None if seconds is None else seconds * 1000))
+    readable, _, _ = select.select([fd], [], [], seconds)
     return bool(readable)

@@ -18,6 +18,7 @@ from fibtrigger import backend, check, doctor, migrate
 from fibtrigger.database import translated
 from fibtrigger.errors import (
     AccessDenied,
+    ConfigurationError,
     DatabaseNotFound,
     DatabaseUnreachable,
     Deadlock,
@@ -152,6 +153,8 @@ def test_setup_errors_are_typed(driver_url, mysql_databases):
         compute(1, url=driver_url.set(database="fibtrigger_test_no_such_database"))
     with pytest.raises(SchemaNotInstalled):
         compute(1, url=mysql_databases.create("empty").set(drivername=driver_url.drivername))
+    with pytest.raises(ConfigurationError, match="the driver refused the database URL"):
+        compute(1, url=driver_url.update_query_dict({"charset": "nope"}))
 
 
 # SQLSTATE, server error number, the typed error it must become.

@@ -2,6 +2,7 @@
 mariadbd, each fail within the URL's connect/read timeouts, with a typed error, on every driver."""
 
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -14,7 +15,7 @@ from fibtrigger.database import TIMEOUTS, make_engine
 from fibtrigger.errors import ConfigurationError, DatabaseUnreachable, OutcomeUnknown
 from fibtrigger.local import servers as local_stack
 from fibtrigger.table import FibonacciTable
-from local_stack_fixtures import require_local_tools
+from local_stack_fixtures import require_local_tools, stack_base
 from test_drivers import DRIVERS, require_driver
 
 pytestmark = pytest.mark.mysql
@@ -103,10 +104,11 @@ def test_a_bad_timeout_in_the_url_is_a_configuration_error(query):
 
 
 @pytest.fixture(scope="module")
-def stoppable_server(tmp_path_factory):
+def stoppable_server():
     """A private mariadbd that the tests may SIGSTOP, with the fibtrigger schema installed."""
     require_local_tools()
-    directory = tmp_path_factory.mktemp("stoppable-mariadbd")
+    base = stack_base("stoppable-mariadbd")
+    directory = base / "state"
     stack = local_stack.up(directory, db_port=0, lambda_port=0, lambda_service=False)
     try:
         migrate.upgrade(stack.database_url)
@@ -114,6 +116,7 @@ def stoppable_server(tmp_path_factory):
     finally:
         os.kill(stack.mariadbd_pid, signal.SIGCONT)
         local_stack.down(directory)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_a_stopped_server_is_a_typed_error_within_the_timeouts(drivername, stoppable_server):
