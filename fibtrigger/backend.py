@@ -1,4 +1,9 @@
-"""The computation behind the trigger, `sql` (fibcomp) or `lambda` (lambda_sync): the twin of `fibtrigger backend`.
+"""The computation behind the trigger: the twin of `fibtrigger backend`.
+
+- `sql`: fibcomp in the database;
+- `lambda`: lambda_sync to a function ARN, one call per row (Aurora MySQL, or the local UDF);
+- `queue`: the row is stored at once with value NULL and computed later by workers
+  (`fibtrigger worker`), one call per batch, on any MySQL 8.0 or MariaDB 10.6+ server.
 
 The swap replaces both triggers under ``LOCK TABLES fibonacci WRITE``: MySQL 8.0
 has no CREATE OR REPLACE TRIGGER, and the lock makes concurrent inserts wait
@@ -28,7 +33,8 @@ from .schema import mysql
 
 SQL = "sql"
 LAMBDA = "lambda"
-BACKENDS = (SQL, LAMBDA)
+QUEUE = "queue"
+BACKENDS = (SQL, LAMBDA, QUEUE)
 DEFAULT_LOCK_WAIT_SECONDS = 60
 
 _LAMBDA_EXPRESSION = re.compile(rf"{mysql.LAMBDA_FUNCTION_NAME}\('([^']*)', NEW\.fib\)")
@@ -40,7 +46,7 @@ _FUNCTION_MISSING = (1305, 1630, 1370)
 
 @dataclass(frozen=True)
 class BackendState:
-    """``name`` is sql or lambda; ``function_arn`` is set for lambda only."""
+    """``name`` is sql, lambda or queue; ``function_arn`` is set for lambda and queue."""
 
     name: str
     function_arn: str | None = None
@@ -77,11 +83,12 @@ def check_function_arn(function_arn: object) -> str:
 
 
 def backend_of(connection: Connection) -> BackendState:
-    """The backend the triggers of the connection's database use, read from their definitions."""
+    """The backend the triggers of the connection's database use, read from their definitions
+    (and, for the queue backend, its function from fibtrigger_settings)."""
     _require_mysql(connection)
     bodies: dict[str, str] = dict(connection.exec_driver_sql(mysql.SELECT_TRIGGER_BODIES).all())
-    insert = bodies.get(mysql.before_insert().name)
-    update = bodies.get(mysql.before_update().name)
+    insert = bodies.get(mysql.INSERT_TRIGGER)
+    update = bodies.get(mysql.UPDATE_TRIGGER)
     if insert is None or update is None:
         # information_schema hides triggers from an account without the TRIGGER privilege.
         raise SchemaNotInstalled(
@@ -89,10 +96,12 @@ def backend_of(connection: Connection) -> BackendState:
             "privilege: `fibtrigger grants --role migrator`): run `fibtrigger migrate` first"
         )
     state = _state_of(insert)
-    if state is None or _state_of(update) != state:
+    if state is None or not _is_exactly(state, insert, update):
         raise ConfigurationError(
             "the fibonacci triggers were changed outside fibtrigger; run `fibtrigger backend sql` to reinstall them"
         )
+    if state.name == QUEUE:
+        return BackendState(QUEUE, queue_function(connection))
     return state
 
 
@@ -108,31 +117,60 @@ def backend_in(bodies: Mapping[str, str]) -> BackendState:
 
 
 def _state_of(body: str) -> BackendState | None:
-    """The backend of one trigger body: its single `SET NEW.value = ...` after the argument check."""
+    """The backend a trigger body points at: its first `SET NEW.value = ...` after the argument
+    check (the queue's function is not in the trigger: backend_of reads it from the settings)."""
     if mysql.ARGUMENT_CHECK not in body:
         return None
-    expressions = _COMPUTE_LINE.findall(body)
-    if len(expressions) != 1:
+    found = _COMPUTE_LINE.search(body)
+    if found is None:
         return None
-    if expressions[0] == mysql.SQL_COMPUTE:
+    expression = found.group(1)
+    if expression == mysql.QUEUE_COMPUTE:
+        return BackendState(QUEUE)
+    if expression == mysql.SQL_COMPUTE:
         return BackendState(SQL)
-    found = _LAMBDA_EXPRESSION.fullmatch(expressions[0])
-    if found:
+    arn = _LAMBDA_EXPRESSION.fullmatch(expression)
+    if arn:
         try:
-            return BackendState(LAMBDA, check_function_arn(found.group(1)))
+            return BackendState(LAMBDA, check_function_arn(arn.group(1)))
         except ConfigurationError:
             return None
     return None
 
 
-def triggers_for(state: BackendState) -> tuple:
+def _is_exactly(state: BackendState, insert: str, update: str) -> bool:
+    """Whether both bodies are exactly ``state``'s triggers, with or without revision 0003's bookkeeping."""
+    for queue_columns in (True, False) if state.name != QUEUE else (True,):
+        expected = triggers_for(state, queue_columns=queue_columns)
+        if (insert.strip(), update.strip()) == tuple(trigger.body.strip() for trigger in expected):
+            return True
+    return False
+
+
+def triggers_for(state: BackendState, *, queue_columns: bool = True) -> tuple:
     """The BEFORE INSERT and BEFORE UPDATE triggers of a backend: for a later revision that
-    recreates the triggers and must keep the backend (``triggers_for(backend_of(bind))``)."""
+    recreates the triggers and must keep the backend (``triggers_for(backend_of(bind))``).
+    ``queue_columns=False``: their shape before revision 0003 (no queue bookkeeping)."""
+    if state.name == QUEUE:
+        return mysql.queue_before_insert(), mysql.queue_before_update()
     if state.name == LAMBDA:
         expression = mysql.lambda_compute(check_function_arn(state.function_arn))
     else:
         expression = mysql.SQL_COMPUTE
-    return mysql.before_insert(expression), mysql.before_update(expression)
+    return (
+        mysql.before_insert(expression, queue_columns=queue_columns),
+        mysql.before_update(expression, queue_columns=queue_columns),
+    )
+
+
+def has_queue_columns(connection: Connection) -> bool:
+    """Whether the table has revision 0003's bookkeeping columns."""
+    return bool(connection.exec_driver_sql(mysql.SELECT_QUEUE_COLUMN).scalar())
+
+
+def queue_function(connection: Connection) -> str | None:
+    """The function ARN `backend queue` recorded for the workers."""
+    return connection.exec_driver_sql(mysql.SELECT_SETTING, (mysql.QUEUE_FUNCTION_SETTING,)).scalar()
 
 
 def lambda_sync_available(connection: Connection) -> bool:
@@ -153,7 +191,7 @@ def lambda_sync_available(connection: Connection) -> bool:
 
 
 def check_target(target: BackendState) -> BackendState:
-    if target.name == LAMBDA:
+    if target.name in (LAMBDA, QUEUE):
         check_function_arn(target.function_arn)
     elif target != BackendState(SQL):
         raise ConfigurationError(f"unknown backend {target.name!r}; choose one of: {', '.join(BACKENDS)}")
@@ -161,13 +199,28 @@ def check_target(target: BackendState) -> BackendState:
 
 
 def swap_statements(
-    target: BackendState, lock_wait_seconds: int = DEFAULT_LOCK_WAIT_SECONDS
+    target: BackendState, lock_wait_seconds: int = DEFAULT_LOCK_WAIT_SECONDS, *, queue_columns: bool = True
 ) -> tuple[tuple[str, ...], tuple[str, ...], str]:
-    """(lock, replace both triggers, unlock): the statements of a swap to ``target``.
-    The unlock runs even when a replacement fails."""
-    lock = (mysql.SET_LOCK_WAIT_TIMEOUT.format(seconds=lock_wait_seconds), mysql.LOCK_TABLE)
-    replace = tuple(statement for trigger in triggers_for(target) for statement in trigger.replace_sql())
-    return lock, replace, mysql.UNLOCK_TABLES
+    """(lock, replace both triggers and record the queue's function, unlock): the statements of
+    a swap to ``target``. The unlock runs even when a replacement fails. With the queue's
+    columns, leaving the queue then needs ``mysql.COMPUTE_WAITING`` under the same lock."""
+    table_lock = mysql.LOCK_TABLES_WITH_SETTINGS if queue_columns else mysql.LOCK_TABLE
+    lock = (mysql.SET_LOCK_WAIT_TIMEOUT.format(seconds=lock_wait_seconds), table_lock)
+    return lock, _install_statements(target, queue_columns), mysql.UNLOCK_TABLES
+
+
+def _install_statements(state: BackendState, queue_columns: bool) -> tuple[str, ...]:
+    triggers = triggers_for(state, queue_columns=queue_columns)
+    statements = tuple(statement for trigger in triggers for statement in trigger.replace_sql())
+    if not queue_columns:
+        return statements
+    if state.name == QUEUE:
+        setting = mysql.UPSERT_SETTING_LITERAL.format(
+            name=mysql.QUEUE_FUNCTION_SETTING, value=check_function_arn(state.function_arn)
+        )
+    else:
+        setting = mysql.DELETE_SETTING_LITERAL.format(name=mysql.QUEUE_FUNCTION_SETTING)
+    return (*statements, setting)
 
 
 def swap(
@@ -178,10 +231,19 @@ def swap(
     execute: Callable[[str], object] | None = None,
 ) -> SwapResult:
     """Make the triggers use ``target``; a no-op when they already do. ``execute`` runs each
-    statement of the swap (default: on ``connection``; the Alembic operation passes its own)."""
+    statement of the swap (default: on ``connection``; the Alembic operation passes its own).
+
+    Leaving the queue backend computes every waiting row (pending, claimed or failed) with the
+    new trigger inside the same lock, so no NULL is left behind; if that fails (the Lambda
+    function is down, say), the queue triggers are put back and the error raised."""
     _require_mysql(connection)
     check_target(target)
     run = execute or connection.exec_driver_sql
+    queue_columns = has_queue_columns(connection)
+    if target.name == QUEUE and not queue_columns:
+        raise SchemaNotInstalled(
+            "the queue backend needs schema revision 0003 (its bookkeeping columns): run `fibtrigger migrate` first"
+        )
     try:
         before = backend_of(connection)
     except ConfigurationError:
@@ -191,14 +253,24 @@ def swap(
     if target.name == LAMBDA and not lambda_sync_available(connection):
         raise LambdaSyncUnavailable(
             "this server has no lambda_sync function: the lambda backend needs Aurora MySQL "
-            "(which has it built in) or the local lambda_sync (`fibtrigger local up`); the backend stays sql"
+            "(which has it built in) or the local lambda_sync (`fibtrigger local up`); the backend stays "
+            f"{before or 'as it is'}. The queue backend (`fibtrigger backend queue`) works on any MySQL 8.0 "
+            "or MariaDB 10.6+"
         )
-    lock, replace, unlock = swap_statements(target, lock_wait_seconds)
+    lock, replace, unlock = swap_statements(target, lock_wait_seconds, queue_columns=queue_columns)
     for statement in lock:
         run(statement)
     try:
         for statement in replace:
             run(statement)
+        if queue_columns and target.name != QUEUE:
+            try:
+                run(mysql.COMPUTE_WAITING)
+            except Exception:
+                if before is not None and before.name == QUEUE:
+                    for statement in _install_statements(before, queue_columns):
+                        run(statement)
+                raise
     finally:
         run(unlock)
     return SwapResult(before or BackendState("unknown"), target)
@@ -226,8 +298,16 @@ def use_lambda(url: str | URL | None, function_arn: str) -> SwapResult:
     return _with_connection(url, lambda connection: swap(connection, target), changes="replacing the triggers")
 
 
+def use_queue(url: str | URL | None, function_arn: str) -> SwapResult:
+    """Store rows at once with value NULL, for workers (`fibtrigger worker`) to compute in
+    batches through the Lambda function. Idempotent; records another function if it differs."""
+    target = BackendState(QUEUE, check_function_arn(function_arn))
+    return _with_connection(url, lambda connection: swap(connection, target), changes="replacing the triggers")
+
+
 def use_sql(url: str | URL | None = None) -> SwapResult:
-    """Make the trigger compute with fibcomp again. Idempotent; needs no Lambda."""
+    """Make the trigger compute with fibcomp again, computing every row the queue left waiting.
+    Idempotent; needs no Lambda."""
     return _with_connection(
         url, lambda connection: swap(connection, BackendState(SQL)), changes="replacing the triggers"
     )

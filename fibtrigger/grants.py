@@ -10,15 +10,20 @@ from .errors import ConfigurationError
 # routines another account created, and running them as the triggers' definer (MySQL grants both
 # to a routine's creator on its own routines, not on others'). LOCK TABLES: the swap replaces the
 # triggers under LOCK TABLES (`fibtrigger backend`, revision 0002's downgrade). SELECT, INSERT,
-# UPDATE, DELETE: alembic_version. No ALTER or INDEX: no migration alters a table or adds an index.
+# UPDATE, DELETE: alembic_version, fibtrigger_settings, and computing waiting rows when the swap
+# leaves the queue backend. ALTER: revision 0003 adds the queue's columns and index (ALTER TABLE
+# needs no INDEX privilege for that).
 MIGRATOR_PRIVILEGES = (
-    "CREATE", "DROP", "TRIGGER", "CREATE ROUTINE", "ALTER ROUTINE", "EXECUTE", "LOCK TABLES",
+    "CREATE", "DROP", "ALTER", "TRIGGER", "CREATE ROUTINE", "ALTER ROUTINE", "EXECUTE", "LOCK TABLES",
     "SELECT", "INSERT", "UPDATE", "DELETE",
 )
 # The trigger and fibcomp run as their definer, so a caller needs no EXECUTE.
 CALLER_PRIVILEGES = ("INSERT", "SELECT")
+# A queue worker reads and claims rows, writes values back, and reads the function ARN.
+WORKER_PRIVILEGES = ("SELECT", "UPDATE")
+WORKER_SETTINGS_PRIVILEGES = ("SELECT",)
 
-ROLES = ("migrator", "caller", "lambda-definer")
+ROLES = ("migrator", "caller", "worker", "lambda-definer")
 
 # Aurora MySQL v3 grants Lambda invocation through a role. A trigger runs as
 # its definer with only the definer's default roles active, hence SET DEFAULT
@@ -50,6 +55,11 @@ def grant_statements(role: str, user: str, host: str, schema: str) -> list[str]:
         return [f"GRANT {', '.join(MIGRATOR_PRIVILEGES)} ON `{schema}`.* TO {who};"]
     if role == "caller":
         return [f"GRANT {', '.join(CALLER_PRIVILEGES)} ON `{schema}`.`fibonacci` TO {who};"]
+    if role == "worker":
+        return [
+            f"GRANT {', '.join(WORKER_PRIVILEGES)} ON `{schema}`.`fibonacci` TO {who};",
+            f"GRANT {', '.join(WORKER_SETTINGS_PRIVILEGES)} ON `{schema}`.`fibtrigger_settings` TO {who};",
+        ]
     if role == "lambda-definer":
         return [
             f"GRANT {LAMBDA_ROLE} TO {who};",

@@ -190,9 +190,9 @@ class FibonacciTable:
                 step = self._id_step or self._read_id_step(cursor)
                 cursor.execute(self.sql.SELECT_RANGE, (last, last + (len(batch) - 1) * step, last, step))
             stored = cursor.fetchall()
-        if [int(fib) for fib, _ in stored] != batch:
+        if [int(row[0]) for row in stored] != batch:
             raise ResultMismatch("the rows read back do not match the arguments inserted")
-        return [_as_int(value) for _, value in stored]
+        return [_as_int(row[1]) for row in stored]
 
 
 def _cursor(connection):

@@ -63,3 +63,37 @@ LAMBDA_MAX_FIB_ENV = "FIBTRIGGER_LAMBDA_MAX_FIB"
 LAMBDA_HARD_MAX_FIB = 10000
 
 MISSING_MESSAGE = 'fib is missing: send {{"fib": N}} with 0 <= N <= {limit}'
+
+# The batch event {"fibs": [N, ...]}: one invocation, one answer per item, in order. 1000 answers
+# of F(10000) (2090 digits each) stay under Lambda's 6 MB synchronous response limit.
+BATCH_KEY = "fibs"
+MAX_BATCH_ITEMS = 1000
+BATCH_MESSAGE = 'fibs must be a JSON array of at most {most} integers, got {got}'
+
+# F(312), the largest value DECIMAL(65,0) holds, has 65 digits.
+DECIMAL65_DIGITS = 65
+
+
+class AnswerError(ValueError):
+    """The function's answer for one argument is malformed or for another argument."""
+
+
+def answer_value(answer: object, fib: int, max_digits: int = DECIMAL65_DIGITS) -> int:
+    """The exact value of one answer ``{"fib": fib, "value": "digits"[, "number": n]}``, checked as
+    strictly as the database's fiblambda does: an object, ``fib`` a JSON number equal to the argument,
+    ``value`` a string of 1 to ``max_digits`` ASCII digits (and ``number``, if present, equal to it)."""
+    if not isinstance(answer, dict):
+        raise AnswerError(f"the answer for fib {fib} is not a JSON object")
+    if "errorMessage" in answer or "errorType" in answer:
+        raise AnswerError(f"{answer.get('errorType', 'Error')}: {answer.get('errorMessage', '')}"[:300])
+    got = answer.get("fib")
+    if isinstance(got, bool) or not isinstance(got, (int, float)) or got != fib:
+        raise AnswerError(f"asked for fib {fib}, the answer is for {describe(got)}")
+    value = answer.get("value")
+    if not isinstance(value, str) or not 1 <= len(value) <= max_digits or not (value.isascii() and value.isdigit()):
+        raise AnswerError(f"the answer for fib {fib} has no value of 1 to {max_digits} digits: {describe(value)}")
+    exact = int(value)
+    number = answer.get("number", exact)
+    if isinstance(number, bool) or number != exact:
+        raise AnswerError(f"the answer for fib {fib} has a number {describe(number)} that differs from its value")
+    return exact

@@ -7,9 +7,19 @@
 ``json`` and ``binascii`` are imported where they are needed, to keep the cold import small.
 """
 
-from .contract import MISSING_MESSAGE, RANGE_MESSAGE, TYPE_MESSAGE, ArgumentError, check_fib
+from .contract import (
+    BATCH_KEY,
+    BATCH_MESSAGE,
+    MAX_BATCH_ITEMS,
+    MISSING_MESSAGE,
+    RANGE_MESSAGE,
+    TYPE_MESSAGE,
+    ArgumentError,
+    check_fib,
+)
 
 DIRECT = "direct"
+BATCH = "batch"
 REST_V1 = "apigw-v1"
 HTTP_V2 = "apigw-v2"
 
@@ -40,6 +50,8 @@ def kind(event: object) -> str:
         context = event.get("requestContext")
         if event.get("version") == "2.0" or (isinstance(context, dict) and isinstance(context.get("http"), dict)):
             return HTTP_V2
+        if BATCH_KEY in event:
+            return BATCH
     return DIRECT
 
 
@@ -62,7 +74,11 @@ def fib_argument(payload: object, limit: int) -> int:
         raise ArgumentError(f'expected a JSON object like {{"fib": 7}}, got a JSON {json_type(payload)}')
     if "fib" not in payload:
         raise ArgumentError(MISSING_MESSAGE.format(limit=limit))
-    value = payload["fib"]
+    return fib_value(payload["fib"], limit)
+
+
+def fib_value(value: object, limit: int) -> int:
+    """One checked argument (``fib``, or an item of ``fibs``), or ArgumentError."""
     if isinstance(value, (dict, list)):
         # Named by type: rendering a nested structure could be long, or recurse too deeply.
         raise ArgumentError(TYPE_MESSAGE.format(limit=limit, got=f"a JSON {json_type(value)}"))
@@ -71,6 +87,22 @@ def fib_argument(payload: object, limit: int) -> int:
         got = f"a {'negative ' if value < 0 else ''}number of over 1000 digits"
         raise ArgumentError(RANGE_MESSAGE.format(limit=limit, got=got), out_of_range=value > 0)
     return check_fib(value, limit)
+
+
+def batch_items(event: dict) -> list:
+    """The raw items of a batch event ``{"fibs": [...]}``; each is checked on its own."""
+    if "fib" in event:
+        raise ArgumentError('send either {"fib": N} or {"fibs": [N, ...]}, not both')
+    items = event[BATCH_KEY]
+    if not isinstance(items, list) or len(items) > MAX_BATCH_ITEMS:
+        got = f"{len(items)} items" if isinstance(items, list) else f"a JSON {json_type(items)}"
+        raise ArgumentError(BATCH_MESSAGE.format(most=MAX_BATCH_ITEMS, got=got))
+    return items
+
+
+def item_error(error: Exception) -> dict:
+    """A batch item's own failure, in the shape of Lambda's error object."""
+    return {"errorType": type(error).__name__, "errorMessage": str(error)}
 
 
 def http_fib(event: dict, shape: str, limit: int) -> int:

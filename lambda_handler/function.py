@@ -22,6 +22,8 @@ def run(event, context, environ, log: logs.Sink):
     try:
         if shape == events.DIRECT:
             return _direct(event, environ, record)
+        if shape == events.BATCH:
+            return _batch(event, environ, record)
         return _http(event, shape, environ, record)
     finally:
         record["durationMs"] = round((perf_counter() - started) * 1000, 3)
@@ -39,6 +41,27 @@ def _direct(event, environ, record):
     value = fibonacci(n)
     record.update(fib=n, outcome="ok")
     return events.result(n, value)
+
+
+def _batch(event, environ, record):
+    # A malformed event is a function error, as for a direct call; a bad item is only that item's error.
+    try:
+        limit = max_fib(environ)
+        items = events.batch_items(event)
+    except (ArgumentError, SettingError) as error:
+        record.update(level="ERROR", outcome="error", errorType=type(error).__name__, message=str(error))
+        raise
+    results = []
+    for item in items:
+        try:
+            n = events.fib_value(item, limit)
+        except ArgumentError as error:
+            results.append(events.item_error(error))
+            continue
+        results.append(events.result(n, fibonacci(n)))
+    failed = sum("errorType" in answer for answer in results)
+    record.update(outcome="ok" if not failed else "partial", items=len(results), itemErrors=failed)
+    return {"results": results}
 
 
 def _http(event, shape, environ, record):

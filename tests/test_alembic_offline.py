@@ -105,7 +105,9 @@ def test_offline_swap_backend_writes_the_target_triggers(mysql_databases):
         dialect_name="mariadb", opts={"as_sql": True, "output_buffer": script, "literal_binds": True}
     )
     Operations(context).swap_backend("lambda", function_arn=ARN)
-    assert script.getvalue().startswith("SET SESSION lock_wait_timeout = 60;\n\nLOCK TABLES fibonacci WRITE;")
+    assert script.getvalue().startswith(
+        "SET SESSION lock_wait_timeout = 60;\n\nLOCK TABLES fibonacci WRITE, fibtrigger_settings WRITE;"
+    )
     applied = mariadb_client(url, script.getvalue())
     assert applied.returncode == 0, applied.stderr
     assert backend.current_backend(url) == BackendState("lambda", ARN)
@@ -117,9 +119,9 @@ def test_x_url_overrides_the_environment_for_every_command(empty_mysql_url, tmp_
     for args in (["upgrade", "head"], ["check"], ["current"]):
         done = alembic("-x", f"url={plain(empty_mysql_url)}", *args, env_url=decoy_url)
         assert done.returncode == 0, (args, done.stderr)
-    assert "0002 (head)" in done.stdout
+    assert "0003 (head)" in done.stdout
     assert not decoy.exists()
-    assert migrate.current(empty_mysql_url) == "0002"
+    assert migrate.current(empty_mysql_url) == "0003"
 
 
 def test_migrate_sql_is_the_python_twin(empty_mysql_url, capsys):

@@ -116,7 +116,7 @@ def test_revision_0002_installs_fiblambda_and_downgrades_cleanly(empty_mysql_url
     admin = mysql_databases.admin(empty_mysql_url.database)
     cursor = admin.cursor()
     routines = "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() ORDER BY 1"
-    assert migrate.upgrade(empty_mysql_url) == "0002"
+    assert migrate.upgrade(empty_mysql_url, "0002") == "0002"
     cursor.execute(routines)
     assert [name for (name,) in cursor.fetchall()] == ["fibcomp", "fiblambda"]
     assert migrate.downgrade(empty_mysql_url, "0001") == "0001"

@@ -77,7 +77,7 @@ def test_grants():
     run = fibtrigger
     migrator = run("grants", "--user", "mig", "--host", "10.0.0.%", "--role", "migrator", "--schema", "app")
     assert migrator.stdout.strip() == (
-        "GRANT CREATE, DROP, TRIGGER, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, LOCK TABLES, "
+        "GRANT CREATE, DROP, ALTER, TRIGGER, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, LOCK TABLES, "
         "SELECT, INSERT, UPDATE, DELETE ON `app`.* TO 'mig'@'10.0.0.%';"
     )
     caller = run("grants", "--user", "app", "--schema", "app")

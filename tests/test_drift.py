@@ -124,7 +124,7 @@ def test_hand_edits_are_drift_and_autogenerate_restores_them(migrated, tmp_path,
     assert main(["--database-url", plain(url), "check"]) == 1
     out = capsys.readouterr().out
     assert "drift: function fibcomp differs\n--- declared function fibcomp\n+++ live function fibcomp\n" in out
-    assert "+RETURN 42" in out and "-value DECIMAL(65, 0) NOT NULL\n+value DECIMAL(30, 0) NOT NULL" in out
+    assert "+RETURN 42" in out and "-value DECIMAL(65, 0) NULL\n+value DECIMAL(30, 0) NOT NULL" in out
     assert main(["--database-url", plain(url), "check", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["in_sync"] is False

@@ -21,6 +21,7 @@ from . import (
     core,  # noqa: F401  (registers the core commands)
     lambda_commands,  # noqa: F401  (registers `fibtrigger lambda ...` and `fibtrigger invoke`)
     local_commands,  # noqa: F401  (registers `fibtrigger local ...`)
+    queue_commands,  # noqa: F401  (registers `fibtrigger worker` and `fibtrigger queue ...`)
 )
 from .app import cli
 

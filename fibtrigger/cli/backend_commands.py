@@ -1,4 +1,4 @@
-"""`fibtrigger backend [sql | lambda --function-arn ARN]`: which computation the trigger runs."""
+"""`fibtrigger backend [sql | lambda --function-arn ARN | queue --function-arn ARN]`: what the trigger runs."""
 
 import json
 
@@ -19,7 +19,8 @@ def _state(state: backends.BackendState) -> dict:
 @json_option
 @click.pass_context
 def backend(ctx: click.Context, database_url: str | None, as_json: bool) -> None:
-    """Show the trigger's backend (sql: fibcomp; lambda: lambda_sync to a function ARN), or swap it."""
+    """Show the trigger's backend (sql: fibcomp; lambda: lambda_sync to a function ARN; queue: workers
+    call the function in batches), or swap it."""
     if ctx.invoked_subcommand is None:
         state = backends.current_backend(database_url_of(ctx))
         click.echo(json.dumps(_state(state)) if as_json else str(state))
@@ -36,12 +37,23 @@ def use_lambda(ctx: click.Context, function_arn: str, database_url: str | None, 
     _report(url, backends.use_lambda(url, function_arn), as_json)
 
 
+@backend.command("queue")
+@click.option("--function-arn", required=True, metavar="ARN", help="The Lambda function the workers invoke.")
+@database_url_option
+@json_option
+@click.pass_context
+def use_queue(ctx: click.Context, function_arn: str, database_url: str | None, as_json: bool) -> None:
+    """Store each row at once with value NULL; `fibtrigger worker` computes it in batches (MySQL 8.0, MariaDB 10.6+)."""
+    url = database_url_of(ctx)
+    _report(url, backends.use_queue(url, function_arn), as_json)
+
+
 @backend.command("sql")
 @database_url_option
 @json_option
 @click.pass_context
 def use_sql(ctx: click.Context, database_url: str | None, as_json: bool) -> None:
-    """Make the trigger compute with fibcomp in the database (the default)."""
+    """Make the trigger compute with fibcomp in the database (the default); computes any row the queue left waiting."""
     url = database_url_of(ctx)
     _report(url, backends.use_sql(url), as_json)
 

@@ -123,7 +123,7 @@ def table(ctx: click.Context, database_url: str | None, as_json: bool) -> None:
     type=click.Choice(grant_roles.ROLES),
     default="caller",
     show_default=True,
-    help="migrator: what Alembic needs; caller: INSERT and SELECT on fibonacci; "
+    help="migrator: what Alembic needs; caller: INSERT and SELECT on fibonacci; worker: `fibtrigger worker`; "
     "lambda-definer: what the triggers' definer needs for lambda_sync on Aurora.",
 )
 @click.option("--schema", help="The database (default: the one in the database URL).")

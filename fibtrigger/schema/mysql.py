@@ -5,9 +5,9 @@ difference the facade cares about (INSERT ... RETURNING, MariaDB only) is
 chosen in ``fibtrigger.table`` by ``supports_returning``.
 """
 
-from sqlalchemy import Column, Integer, MetaData
+from sqlalchemy import CHAR, CheckConstraint, Column, Enum, Index, Integer, MetaData, String
 from sqlalchemy import Table as MetadataTable
-from sqlalchemy.dialects.mysql import BIGINT, DECIMAL
+from sqlalchemy.dialects.mysql import BIGINT, DATETIME, DECIMAL, SMALLINT
 
 from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB, RANGE_MESSAGE
 
@@ -30,13 +30,28 @@ FIBONACCI = Table(
 # (migrations/env.py). tests/test_drift.py checks that a migrated database compares clean
 # against it. SQLAlchemy cannot spell INVISIBLE; its reflection of MariaDB and MySQL
 # drops the keyword (and the AUTO_INCREMENT after it), and Alembic compares neither.
+QUEUE_STATES = ("done", "pending", "claimed", "failed")
+LAST_ERROR_CHARACTERS = 512
 METADATA = MetaData()
 MetadataTable(
     TABLE_NAME,
     METADATA,
     Column("fib", Integer, nullable=True),
-    Column("value", DECIMAL(65, 0), nullable=False),
+    Column("value", DECIMAL(65, 0), nullable=True),  # NULL while a row waits on the queue backend
     Column("id", BIGINT(unsigned=True), primary_key=True, autoincrement=True, info={"invisible": True}),
+    # Revision 0003: the queue backend's bookkeeping (ADD_QUEUE_COLUMNS below).
+    Column("queue_state", Enum(*QUEUE_STATES), nullable=False, server_default="done",
+           info={"invisible": True}),
+    Column("attempts", SMALLINT(unsigned=True), nullable=False, server_default="0", info={"invisible": True}),
+    Column("due_at", DATETIME(fsp=6), nullable=True, info={"invisible": True}),
+    Column("claim_token", CHAR(32), nullable=True, info={"invisible": True}),
+    Column("claimed_by", String(255), nullable=True, info={"invisible": True}),
+    Column("last_error", String(LAST_ERROR_CHARACTERS), nullable=True, info={"invisible": True}),
+    Column("queued_at", DATETIME(fsp=6), nullable=True, info={"invisible": True}),
+    Column("done_at", DATETIME(fsp=6), nullable=True, info={"invisible": True}),
+    Index("fibonacci_due", "due_at"),
+    Index("fibonacci_queue_state", "queue_state", "done_at"),
+    CheckConstraint("(value IS NOT NULL) = (queue_state = 'done')", name="fibonacci_value_while_done"),
     mysql_engine="InnoDB",
 )
 
@@ -99,37 +114,47 @@ ARGUMENT_CHECK = f"""\
   END IF;"""
 
 SQL_COMPUTE = "fibcomp(NEW.fib)"
+INSERT_TRIGGER = "fibonacci_before_insert"
+UPDATE_TRIGGER = "fibonacci_before_update"
 
 
-def _compute_body(compute_expression: str) -> str:
+def _compute_body(compute_expression: str, bookkeeping: str = "") -> str:
     return f"""\
 BEGIN
   DECLARE msg VARCHAR(255);
 {ARGUMENT_CHECK}
   SET NEW.value = {compute_expression};
-END"""
+{bookkeeping}END"""
 
 
-def before_insert(compute_expression: str = SQL_COMPUTE) -> Trigger:
-    """Whatever value the caller supplied, the stored one is computed."""
-    return Trigger("fibonacci_before_insert", TABLE_NAME, "BEFORE INSERT", _compute_body(compute_expression))
+def before_insert(compute_expression: str = SQL_COMPUTE, *, queue_columns: bool = True) -> Trigger:
+    """Whatever value the caller supplied, the stored one is computed.
+
+    ``queue_columns``: the table has revision 0003's bookkeeping columns, which the trigger
+    resets (a computed row is done); False gives revision 0001's trigger."""
+    return Trigger(INSERT_TRIGGER, TABLE_NAME, "BEFORE INSERT", _compute_body(compute_expression, _done(queue_columns)))
 
 
-def before_update(compute_expression: str = SQL_COMPUTE) -> Trigger:
+def before_update(compute_expression: str = SQL_COMPUTE, *, queue_columns: bool = True) -> Trigger:
     """An UPDATE can change fib, never make value disagree with it."""
-    return Trigger("fibonacci_before_update", TABLE_NAME, "BEFORE UPDATE", _compute_body(compute_expression))
+    return Trigger(UPDATE_TRIGGER, TABLE_NAME, "BEFORE UPDATE", _compute_body(compute_expression, _done(queue_columns)))
+
+
+def _done(queue_columns: bool) -> str:
+    return f"  {QUEUE_DONE};\n" if queue_columns else ""
 
 
 # Creation order; drop in reverse.
-OBJECTS = (FIBONACCI, FIBCOMP, before_insert(), before_update())
+OBJECTS = (FIBONACCI, FIBCOMP, before_insert(queue_columns=False), before_update(queue_columns=False))
 
 # The facade's statements.
 INSERT_ROWS = "INSERT INTO fibonacci (fib) VALUES {rows}"
-INSERT_ROWS_RETURNING = "INSERT INTO fibonacci (fib) VALUES {rows} RETURNING fib, value"
+# id last: the queue backend waits for the rows by id.
+INSERT_ROWS_RETURNING = "INSERT INTO fibonacci (fib) VALUES {rows} RETURNING fib, value, id"
 # MySQL has no RETURNING: rows are read back by id. With auto_increment_increment > 1
 # (multi-primary replication) a statement's ids step by it; MOD skips other primaries' rows.
 SELECT_ID_STEP = "SELECT @@auto_increment_increment"
-SELECT_RANGE = "SELECT fib, value FROM fibonacci WHERE id BETWEEN %s AND %s AND MOD(id - %s, %s) = 0 ORDER BY id"
+SELECT_RANGE = "SELECT fib, value, id FROM fibonacci WHERE id BETWEEN %s AND %s AND MOD(id - %s, %s) = 0 ORDER BY id"
 SELECT_ALL = "SELECT fib, value FROM fibonacci ORDER BY id"
 # doctor's test call reads back the row it inserted (and then rolls back).
 SELECT_LAST_INSERTED = "SELECT value FROM fibonacci WHERE id = LAST_INSERT_ID()"
@@ -195,9 +220,6 @@ END""",
 # Created by revision 0002; the triggers start on the sql backend.
 BACKEND_OBJECTS = (FIBLAMBDA,)
 
-# What revision head declares besides the triggers, whose bodies follow the backend
-# (backend.triggers_for): the drift check compares the server against these.
-HEAD_OBJECTS = (FIBONACCI, FIBCOMP, FIBLAMBDA)
 
 # DROP and CREATE TRIGGER under LOCK TABLES ... WRITE (both MySQL 8.0 and
 # MariaDB allow it on a write-locked table): concurrent inserts wait for the
@@ -241,3 +263,185 @@ SELECT_TRIGGERS = (
     "FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY TRIGGER_NAME"
 )
 SELECT_TABLES = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+
+# ---- The queue backend (revision 0003) --------------------------------------
+# The triggers store a good row at once with value NULL and state 'pending';
+# workers (fibtrigger.worker) claim waiting rows in batches, call the function
+# once per batch and write each value back under their claim. The bookkeeping
+# columns are INVISIBLE, so `SELECT *` still shows exactly fib, value.
+#
+# - queue_state: done (value stored), pending, claimed (a worker holds it until
+#   due_at), failed (attempts used up; last_error says why). A CHECK ties it to
+#   value: NULL exactly while the row is not done. On the sql and lambda
+#   backends every trigger computes the value and makes the row done, so NULL
+#   exists only on the queue backend.
+# - due_at: when a waiting row may next be claimed (now, after a backoff, or
+#   when a claim's lease runs out); NULL for done and failed rows, so the claim
+#   index (due_at) holds only the queue itself.
+# - claim_token: the current claim, a random 128-bit hex string; a value is
+#   accepted only together with the row's current token.
+# All times are UTC_TIMESTAMP(6): sessions may differ in time_zone.
+
+QUEUE_COLUMN_NAMES = (
+    "queue_state", "attempts", "due_at", "claim_token", "claimed_by", "last_error", "queued_at", "done_at"
+)
+ADD_QUEUE_COLUMNS = f"""\
+ALTER TABLE fibonacci
+  MODIFY value DECIMAL(65,0) NULL,
+  ADD COLUMN queue_state ENUM({", ".join(f"'{state}'" for state in QUEUE_STATES)}) NOT NULL DEFAULT 'done' INVISIBLE,
+  ADD COLUMN attempts SMALLINT UNSIGNED NOT NULL DEFAULT 0 INVISIBLE,
+  ADD COLUMN due_at DATETIME(6) NULL DEFAULT NULL INVISIBLE,
+  ADD COLUMN claim_token CHAR(32) NULL DEFAULT NULL INVISIBLE,
+  ADD COLUMN claimed_by VARCHAR(255) NULL DEFAULT NULL INVISIBLE,
+  ADD COLUMN last_error VARCHAR({LAST_ERROR_CHARACTERS}) NULL DEFAULT NULL INVISIBLE,
+  ADD COLUMN queued_at DATETIME(6) NULL DEFAULT NULL INVISIBLE,
+  ADD COLUMN done_at DATETIME(6) NULL DEFAULT NULL INVISIBLE,
+  ADD INDEX fibonacci_due (due_at),
+  ADD INDEX fibonacci_queue_state (queue_state, done_at),
+  ADD CONSTRAINT fibonacci_value_while_done CHECK ((value IS NOT NULL) = (queue_state = 'done'))"""
+# Downgrade: only once no row waits (the queue backend is swapped to sql first).
+DROP_QUEUE_COLUMNS = f"""\
+ALTER TABLE fibonacci
+  DROP CONSTRAINT fibonacci_value_while_done,
+  DROP INDEX fibonacci_queue_state,
+  DROP INDEX fibonacci_due,
+  {", ".join(f"DROP COLUMN {name}" for name in reversed(QUEUE_COLUMN_NAMES))},
+  MODIFY value DECIMAL(65,0) NOT NULL"""
+SELECT_QUEUE_COLUMN = (
+    "SELECT COUNT(*) FROM information_schema.COLUMNS "
+    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'fibonacci' AND COLUMN_NAME = 'queue_state'"
+)
+
+QUEUE_DONE = (
+    "SET NEW.queue_state = 'done', NEW.attempts = 0, NEW.due_at = NULL, NEW.claim_token = NULL, "
+    "NEW.claimed_by = NULL, NEW.last_error = NULL, NEW.queued_at = NULL, NEW.done_at = NULL"
+)
+_QUEUE_PENDING = (
+    "SET NEW.queue_state = 'pending', NEW.attempts = 0, NEW.due_at = UTC_TIMESTAMP(6), NEW.claim_token = NULL, "
+    "NEW.claimed_by = NULL, NEW.last_error = NULL, NEW.queued_at = UTC_TIMESTAMP(6), NEW.done_at = NULL"
+)
+QUEUE_COMPUTE = "NULL"
+
+# Settings the worker reads with SELECT alone: the function the queue backend calls.
+SETTINGS = Table(
+    "fibtrigger_settings",
+    columns="""\
+  name VARCHAR(64) NOT NULL,
+  value VARCHAR(1024) NOT NULL,
+  PRIMARY KEY (name)""",
+    options=" ENGINE=InnoDB",
+)
+QUEUE_FUNCTION_SETTING = "queue_function_arn"
+SELECT_SETTING = "SELECT value FROM fibtrigger_settings WHERE name = %s"
+# Literals, not parameters: the swap's statements also go into offline scripts. Callers pass
+# checked values only (a setting name, a validated function ARN).
+UPSERT_SETTING_LITERAL = "REPLACE INTO fibtrigger_settings (name, value) VALUES ('{name}', '{value}')"
+DELETE_SETTING_LITERAL = "DELETE FROM fibtrigger_settings WHERE name = '{name}'"
+
+
+def queue_before_insert() -> Trigger:
+    """A good argument is stored at once, waiting: value NULL, state pending."""
+    return Trigger(INSERT_TRIGGER, TABLE_NAME, "BEFORE INSERT", f"""\
+BEGIN
+  DECLARE msg VARCHAR(255);
+{ARGUMENT_CHECK}
+  SET NEW.value = {QUEUE_COMPUTE};
+  {_QUEUE_PENDING};
+END""")
+
+
+def queue_before_update() -> Trigger:
+    """A new fib waits again. A value is accepted only as a worker's write-back: the row
+    claimed, the same fib, and the claim token unchanged; any other UPDATE keeps the value."""
+    return Trigger(UPDATE_TRIGGER, TABLE_NAME, "BEFORE UPDATE", f"""\
+BEGIN
+  DECLARE msg VARCHAR(255);
+{ARGUMENT_CHECK}
+  IF NOT (NEW.fib <=> OLD.fib) THEN
+    SET NEW.value = {QUEUE_COMPUTE};
+    {_QUEUE_PENDING};
+  ELSEIF OLD.queue_state = 'claimed' AND NEW.queue_state = 'done' AND NEW.value IS NOT NULL
+      AND NEW.claim_token IS NOT NULL AND NEW.claim_token = OLD.claim_token THEN
+    SET NEW.due_at = NULL, NEW.claim_token = NULL, NEW.last_error = NULL, NEW.done_at = UTC_TIMESTAMP(6);
+  ELSE
+    SET NEW.value = OLD.value;
+  END IF;
+END""")
+
+
+# The swap to sql or lambda computes every waiting row with the new trigger, under the lock.
+COMPUTE_WAITING = "UPDATE fibonacci SET fib = fib WHERE queue_state IN ('pending', 'claimed', 'failed')"
+LOCK_TABLES_WITH_SETTINGS = "LOCK TABLES fibonacci WRITE, fibtrigger_settings WRITE"
+
+# The worker's statements. Claim: in one transaction, lock up to n due rows in
+# due_at order, skipping rows other workers hold, and lease them. The index on
+# due_at makes the scan stop after n rows, so only those are locked.
+SELECT_DUE = "SELECT id FROM fibonacci WHERE due_at <= UTC_TIMESTAMP(6) LIMIT 1"
+CLAIM_SELECT = (
+    "SELECT id, fib FROM fibonacci WHERE due_at <= UTC_TIMESTAMP(6) "
+    "ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED"
+)
+CLAIM_UPDATE = (
+    "UPDATE fibonacci SET queue_state = 'claimed', claim_token = %s, claimed_by = %s, attempts = attempts + 1, "
+    "due_at = UTC_TIMESTAMP(6) + INTERVAL %s MICROSECOND WHERE id IN ({ids})"
+)
+# Write-back: one statement per batch. The row must still hold the fib that was
+# sent and the batch's claim; the trigger checks the claim again.
+WRITE_BACK = (
+    "UPDATE fibonacci JOIN ({answers}) AS answer ON fibonacci.id = answer.id AND fibonacci.fib = answer.fib "
+    "SET fibonacci.value = answer.value, fibonacci.queue_state = 'done' "
+    "WHERE fibonacci.claim_token = %s AND fibonacci.queue_state = 'claimed'"
+)
+WRITE_BACK_ROW = "SELECT {id:d} AS id, {fib:d} AS fib, CAST('{value:d}' AS DECIMAL(65,0)) AS value"
+# Release after a failure: pending again after an exponential backoff with jitter
+# (base * 2^(attempts-1), capped, times 0.5-1.0), or failed once attempts are used up.
+RELEASE = (
+    "UPDATE fibonacci SET "
+    "queue_state = IF(attempts >= %(max_attempts)s, 'failed', 'pending'), "
+    "due_at = IF(attempts >= %(max_attempts)s, NULL, UTC_TIMESTAMP(6) + INTERVAL "
+    "ROUND(LEAST(%(cap)s, %(base)s * POW(2, LEAST(attempts, 30) - 1)) * (0.5 + RAND() / 2) * 1000000) MICROSECOND), "
+    "claim_token = NULL, last_error = %(error)s "
+    "WHERE claim_token = %(token)s AND queue_state = 'claimed' AND id IN ({ids})"
+)
+# A stopping worker hands back rows it never sent: the attempt did not happen.
+UNCLAIM = (
+    "UPDATE fibonacci SET queue_state = 'pending', due_at = UTC_TIMESTAMP(6), claim_token = NULL, "
+    "attempts = GREATEST(attempts, 1) - 1 WHERE claim_token = %s AND queue_state = 'claimed'"
+)
+SELECT_MAX_WAITING_ID = "SELECT MAX(id) FROM fibonacci WHERE due_at IS NOT NULL"
+SELECT_NEXT_DUE_UP_TO = (
+    "SELECT TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), MIN(due_at)) FROM fibonacci "
+    "WHERE due_at IS NOT NULL AND id <= %s"
+)
+
+# Status and retry.
+SELECT_QUEUE_COUNTS = (
+    "SELECT "
+    "SUM(queue_state = 'pending' OR (queue_state = 'claimed' AND due_at <= UTC_TIMESTAMP(6))), "
+    "SUM(queue_state = 'claimed' AND due_at > UTC_TIMESTAMP(6)), "
+    "SUM(queue_state = 'failed'), "
+    "TIMESTAMPDIFF(MICROSECOND, MIN(queued_at), UTC_TIMESTAMP(6)) "
+    "FROM fibonacci WHERE queue_state IN ('pending', 'claimed', 'failed')"
+)
+SELECT_DONE_SINCE = (
+    "SELECT COUNT(*) FROM fibonacci WHERE queue_state = 'done' AND done_at >= UTC_TIMESTAMP(6) - INTERVAL %s SECOND"
+)
+SELECT_LAST_ERRORS = (
+    "SELECT id, fib, queue_state, attempts, last_error FROM fibonacci "
+    "WHERE queue_state IN ('pending', 'claimed', 'failed') AND last_error IS NOT NULL ORDER BY id DESC LIMIT %s"
+)
+RETRY_WAITING = (
+    "UPDATE fibonacci SET due_at = UTC_TIMESTAMP(6) WHERE queue_state = 'pending' AND due_at > UTC_TIMESTAMP(6)"
+)
+RETRY_FAILED = (
+    "UPDATE fibonacci SET queue_state = 'pending', attempts = 0, due_at = UTC_TIMESTAMP(6), last_error = NULL "
+    "WHERE queue_state = 'failed'"
+)
+# compute() on the queue backend: its rows, until each has a value or failed.
+SELECT_ROWS_STATE = (
+    "SELECT id, fib, value, queue_state, last_error FROM fibonacci WHERE id BETWEEN %s AND %s"
+)
+
+# What revision head declares besides the triggers, whose bodies follow the backend
+# (backend.triggers_for): the drift check compares the server against these.
+HEAD_OBJECTS = (FIBONACCI, FIBCOMP, FIBLAMBDA, SETTINGS)

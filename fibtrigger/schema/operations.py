@@ -119,21 +119,27 @@ class ReplaceObjectOp(ObjectOp):
 
 @Operations.register_operation("swap_backend")
 class SwapBackendOp(MigrateOperation):
-    """``op.swap_backend("lambda", function_arn=ARN)`` or ``op.swap_backend("sql")``.
+    """``op.swap_backend("lambda", function_arn=ARN)``, ``op.swap_backend("queue", function_arn=ARN)``
+    or ``op.swap_backend("sql")``.
 
     Online it is the swap of `fibtrigger backend`: a no-op when the triggers already use
     the target, refused when the lambda backend has no lambda_sync. Offline (``--sql``) no
     database is read, so the script always replaces both triggers with the target's, under
     LOCK TABLES; whether the server has lambda_sync is then the DBA's to check
-    (`fibtrigger doctor`). On SQLite, which has one backend, it does nothing."""
+    (`fibtrigger doctor`). ``queue_columns``: the schema has revision 0003's queue columns
+    (only a revision before 0003 passes False; online the swap finds out itself). On
+    SQLite, which has one backend, it does nothing."""
 
-    def __init__(self, backend_name: str, function_arn: str | None = None) -> None:
+    def __init__(self, backend_name: str, function_arn: str | None = None, *, queue_columns: bool = True) -> None:
         self.backend = backend_name
         self.function_arn = function_arn
+        self.queue_columns = queue_columns
 
     @classmethod
-    def swap_backend(cls, operations, backend_name: str, function_arn: str | None = None):
-        return operations.invoke(cls(backend_name, function_arn))
+    def swap_backend(
+        cls, operations, backend_name: str, function_arn: str | None = None, *, queue_columns: bool = True
+    ):
+        return operations.invoke(cls(backend_name, function_arn, queue_columns=queue_columns))
 
     def reverse(self):
         return SwapBackendOp(backend.SQL)
@@ -169,10 +175,16 @@ def _swap_backend(operations, operation: SwapBackendOp) -> None:
         return  # SQLite has one backend
     target = backend.check_target(backend.BackendState(operation.backend, operation.function_arn))
     if _offline(operations):
-        statements = []
-        for trigger in backend.triggers_for(target):
-            statements += [(trigger.drop_sql(), False), (trigger.create_sql(), True)]
-        _locked(operations, mysql.TABLE_NAME, statements)
+        lock, replace, unlock = backend.swap_statements(target, queue_columns=operation.queue_columns)
+        for statement in lock:
+            _execute(operations, statement)
+        try:
+            for statement in replace:
+                _execute(operations, statement, compound=statement.startswith("CREATE TRIGGER"))
+            if operation.queue_columns and target.name != backend.QUEUE:
+                _execute(operations, mysql.COMPUTE_WAITING)
+        finally:
+            _execute(operations, unlock)
         return
     backend.swap(operations.get_bind(), target, execute=lambda statement: _execute(operations, statement))
 

@@ -35,6 +35,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     if not _is_mysql():
         return
-    op.swap_backend("sql")
+    op.swap_backend("sql", queue_columns=False)  # below revision 0003
     for obj in reversed(mysql.BACKEND_OBJECTS):
         op.drop_object(obj)

@@ -1,0 +1,251 @@
+"""The queue backend's worker: the twin of `fibtrigger worker`.
+
+Loop: claim up to ``batch_size`` due rows (``fibtrigger.queue.claim``), call the function
+once with ``{"fibs": [...]}``, check every answer as strictly as fiblambda does, write each
+good value back under the claim, and hand the rest back with their error: due again after
+an exponential backoff with jitter, or failed once ``max_attempts`` are used up. Any number
+of workers may run against one database; a worker that dies leaves its rows to others when
+their lease runs out.
+"""
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import PoolProxiedConnection
+
+from fibtrigger.lambda_function.contract import MAX_BATCH_ITEMS, AnswerError, answer_value
+
+from .. import queue
+from ..config import database_url
+from ..database import make_engine, translate
+from ..errors import ConfigurationError, DatabaseUnreachable, InvalidArgument, StatementAborted
+from .batch import DEFAULT_TIMEOUT_SECONDS, BatchFailed, BatchInvoker
+
+logger = logging.getLogger("fibtrigger.worker")
+
+DEFAULT_POLL_SECONDS = 0.02
+RECONNECT_CAP_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    batch_size: int = queue.DEFAULT_BATCH_SIZE
+    max_attempts: int = queue.DEFAULT_MAX_ATTEMPTS
+    lease_seconds: float = queue.DEFAULT_LEASE_SECONDS
+    function_arn: str | None = None  # None: the one `backend queue` recorded
+    once: bool = False  # drain every row waiting at start, then return
+    poll_seconds: float = DEFAULT_POLL_SECONDS  # how often an idle worker looks for due rows
+    backoff_seconds: float = queue.DEFAULT_BACKOFF_SECONDS
+    backoff_cap_seconds: float = queue.DEFAULT_BACKOFF_CAP_SECONDS
+    invoke_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+
+    def check(self) -> "WorkerSettings":
+        if not 1 <= self.batch_size <= MAX_BATCH_ITEMS:
+            raise InvalidArgument(f"batch size must be between 1 and {MAX_BATCH_ITEMS}, got {self.batch_size}")
+        if not 1 <= self.max_attempts <= 1000:
+            raise InvalidArgument(f"max attempts must be between 1 and 1000, got {self.max_attempts}")
+        # The call must end before the lease does, or another worker could take the rows meanwhile.
+        if not self.lease_seconds > self.invoke_timeout_seconds:
+            raise InvalidArgument(
+                f"the lease ({self.lease_seconds:g} s) must be longer than the call's timeout "
+                f"({self.invoke_timeout_seconds:g} s)"
+            )
+        for name in ("poll_seconds", "backoff_seconds", "backoff_cap_seconds", "invoke_timeout_seconds"):
+            if not getattr(self, name) > 0:
+                raise InvalidArgument(f"{name.replace('_', ' ')} must be positive, got {getattr(self, name)}")
+        return self
+
+
+@dataclass
+class WorkerReport:
+    batches: int = 0
+    rows: int = 0  # rows claimed and sent
+    written: int = 0  # values stored
+    errors: int = 0  # rows handed back with an error (retried later, or failed)
+    stale: int = 0  # answers not stored: the row changed or its claim was lost meanwhile
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    rows: int
+    written: int
+    errors: int
+    stale: int
+    seconds: float
+    first_error: str | None
+
+    def line(self) -> str:
+        text = (
+            f"batch: {self.rows} rows, {self.written} written, {self.errors} errors, "
+            f"{self.stale} stale, {self.seconds * 1000:.1f} ms"
+        )
+        return f"{text}; {self.first_error}" if self.first_error else text
+
+
+class Worker:
+    """One worker on the database at ``url``. ``invoker`` (a callable taking a list of fibs and
+    returning the answers) replaces the boto3 call to the function."""
+
+    def __init__(
+        self,
+        url: str | URL | None = None,
+        settings: WorkerSettings | None = None,
+        *,
+        invoker: Callable[[list[int]], list] | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.url = database_url(url)
+        if self.url.get_backend_name() == "sqlite":
+            raise ConfigurationError(queue.sqlite_refusal(self.url))
+        self.settings = (settings or WorkerSettings()).check()
+        self.name = queue.worker_name()
+        self.report = WorkerReport()
+        self._invoker = invoker
+        self._log = log or logger.info
+        self._stop = threading.Event()
+        self._engine = make_engine(self.url, pool_size=1)
+        self._connection: PoolProxiedConnection | None = None
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then return from ``run`` (safe from a signal handler)."""
+        self._stop.set()
+
+    def run(self) -> WorkerReport:
+        """Work until ``stop()``; with ``once``, until every row waiting at start is done or failed."""
+        try:
+            invoker = self._invoker or BatchInvoker(
+                self._function_arn(), timeout=self.settings.invoke_timeout_seconds
+            )
+            horizon = self._database(queue.last_waiting_id) if self.settings.once else None
+            if self.settings.once and horizon is None:
+                return self.report
+            while not self._stop.is_set():
+                held = self._database(
+                    queue.claim, self.settings.batch_size, self.settings.lease_seconds, self.name
+                )
+                if held.rows:
+                    self._process(held, invoker)
+                    continue
+                if self.settings.once:
+                    wait = self._database(queue.seconds_until_due, horizon)
+                    if wait is None:
+                        break
+                    self._stop.wait(min(max(wait, self.settings.poll_seconds), 1.0))
+                else:
+                    self._stop.wait(self.settings.poll_seconds)
+            return self.report
+        finally:
+            self._close()
+
+    # -- one batch -----------------------------------------------------------------------
+
+    def _process(self, held: queue.Claim, invoker) -> None:
+        if self._stop.is_set():
+            self._database(queue.unclaim, held)  # never sent: no attempt spent
+            return
+        started = time.perf_counter()
+        fibs = [fib for _, fib in held.rows]
+        values: dict[int, int] = {}
+        errors: dict[str, list[int]] = {}
+        try:
+            answers = invoker(fibs)
+        except BatchFailed as failure:
+            errors[str(failure)] = held.ids
+        else:
+            for (row_id, fib), answer in zip(held.rows, answers, strict=True):
+                try:
+                    values[row_id] = answer_value(answer, fib)
+                except AnswerError as error:
+                    errors.setdefault(str(error), []).append(row_id)
+        written = self._database(queue.write_back, held, values)
+        for message, ids in errors.items():
+            self._database(
+                queue.release, held, ids, message,
+                max_attempts=self.settings.max_attempts,
+                backoff_seconds=self.settings.backoff_seconds,
+                backoff_cap_seconds=self.settings.backoff_cap_seconds,
+            )
+        failed = sum(len(ids) for ids in errors.values())
+        outcome = BatchOutcome(
+            rows=len(held.rows),
+            written=written,
+            errors=failed,
+            stale=len(values) - written,
+            seconds=time.perf_counter() - started,
+            first_error=next(iter(errors), None),
+        )
+        self.report.batches += 1
+        self.report.rows += outcome.rows
+        self.report.written += outcome.written
+        self.report.errors += outcome.errors
+        self.report.stale += outcome.stale
+        self._log(outcome.line())
+
+    # -- the database connection ---------------------------------------------------------
+
+    def _function_arn(self) -> str:
+        arn = self.settings.function_arn or self._database(queue.function_arn)
+        if not arn:
+            raise ConfigurationError(
+                "no function to call: the backend is not queue (`fibtrigger backend queue --function-arn ARN`); "
+                "or pass --function-arn"
+            )
+        return arn
+
+    def _database(self, action, *args, **kwargs):
+        """``action(connection, ...)``; while the database is unreachable (or a statement was rolled
+        back: a deadlock, a lock wait timeout), wait and try again on a new connection. Each action
+        is safe to repeat: claims are transactions, the rest match on the claim token."""
+        delay = self.settings.poll_seconds
+        while True:
+            try:
+                if self._connection is None:
+                    self._connection = self._engine.raw_connection()
+                return action(self._connection, *args, **kwargs)
+            except Exception as error:
+                translated = translate(error, self.url)
+                self._close()
+                if not isinstance(translated, (DatabaseUnreachable, StatementAborted)) or self._stop.is_set():
+                    raise translated from None
+                self._log(f"database: retrying in {delay:.2f} s: {translated}")
+                self._stop.wait(delay)
+                delay = min(delay * 2, RECONNECT_CAP_SECONDS)
+
+    def close(self) -> None:
+        self._close()
+        self._engine.dispose()
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()
+            except Exception:  # noqa: BLE001 - already broken
+                pass
+            self._connection = None
+
+
+def run_worker(
+    url: str | URL | None = None,
+    settings: WorkerSettings | None = None,
+    *,
+    log: Callable[[str], None] | None = None,
+    **options,
+) -> WorkerReport:
+    """Run a worker in this thread until SIGTERM or SIGINT (or, with ``once=True``, until the
+    rows waiting at start are done); the signal lets the batch in hand finish."""
+    worker = Worker(url, settings or WorkerSettings(**options), log=log)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda *_: worker.stop())
+    try:
+        return worker.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        worker.close()
