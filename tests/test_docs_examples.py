@@ -82,18 +82,21 @@ def test_every_package_size_the_pages_name_is_the_real_one(tmp_path):
     size = package.write(tmp_path / "function.zip").size
     for page in PAGES:
         for shown in re.findall(r"package (\d+) bytes|function\.zip: (\d+) bytes", page.read_text(encoding="utf-8")):
-            assert int("".join(shown)) == size, page.name
+            assert int("".join(shown)) == size, f"docs/{page.name} names an old package size: it is {size} bytes"
 
 
 @pytest.mark.parametrize(("command", "expected"), SERVERLESS)
 def test_a_serverless_example_prints_what_the_page_shows(command, expected, tmp_path):
-    assert run_in_process(command, tmp_path) == expected
+    assert run_in_process(command, tmp_path) == expected, "paste the real output into the page"
 
 
 def test_the_readme_sqlite_quickstart_prints_what_it_shows(tmp_path):
     section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Quickstart: SQLite")[1].split("\n## ")[0]
     examples = console_examples(section)
-    assert [command for command, _ in examples][:2] == ["pip install -e .", "fibtrigger migrate"]
+    assert [command for command, _ in examples][:2] == [
+        "python3 -m venv .venv && . .venv/bin/activate && pip install -e .",
+        "fibtrigger migrate",
+    ]
     for command, expected in examples[1:]:
         shown = run_in_process(command, tmp_path).replace(str(tmp_path), EXAMPLE_DIRECTORY)
         assert shown == expected, command
