@@ -22,6 +22,7 @@ from .errors import (
     PermissionDenied,
     ResultMismatch,
     ResultOutOfRange,
+    ResultPending,
     SchemaNotInstalled,
     StatementTimeout,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "PermissionDenied",
     "ResultMismatch",
     "ResultOutOfRange",
+    "ResultPending",
     "SchemaNotInstalled",
     "StatementTimeout",
     "compute",

@@ -20,6 +20,7 @@ The CLI maps these to exit codes (fibtrigger.cli.EXIT_CODES); the library attach
     │   │   └── LockWaitTimeout             innodb_lock_wait_timeout
     │   └── Deadlock
     ├── BackendError                        the computation behind the trigger failed
+    ├── ResultPending                       the queue backend stored the rows; no worker computed them in time
     ├── ResultMismatch                      the rows read back differ from the arguments
     ├── LocalStackError                     `fibtrigger local up|down` failed
     ├── FunctionNotFound                    no Lambda function by that name or ARN
@@ -64,6 +65,16 @@ class DatabaseUnreachable(FibtriggerError, ConnectionError):
 
 class BackendError(FibtriggerError):
     """The computation behind the trigger failed (for example the Lambda function)."""
+
+
+class ResultPending(FibtriggerError):
+    """compute() on the queue backend waited its timeout: the rows are stored (``row_ids``) and a
+    worker will compute them. Not a BackendError: nothing failed, and inserting again would store
+    the rows twice."""
+
+    def __init__(self, message: str, row_ids: list[int] | tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.row_ids = tuple(row_ids)
 
 
 class ConfigurationError(FibtriggerError):

@@ -2,6 +2,7 @@
 
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterable
 from decimal import Decimal
@@ -15,17 +16,24 @@ from . import liveness
 from .config import database_url, masked, raw_url
 from .database import Call, make_engine, translated
 from .errors import (
+    BackendError,
     DatabaseUnreachable,
     FibtriggerError,
     InvalidArgument,
     OutcomeUnknown,
     ResultMismatch,
+    ResultPending,
     argument_error,
 )
 from .idle_connections import IdleConnections
 from .schema import dialect_module
 
 DEFAULT_BATCH_SIZE = 1000
+# The queue backend: how long compute() waits for a worker, and how often it looks.
+DEFAULT_TIMEOUT_SECONDS = 30.0
+FIRST_POLL_SECONDS = 0.001
+POLL_GROWTH = 1.3
+LONGEST_POLL_SECONDS = 0.05
 _CURSOR = "fibtrigger_cursor"  # key in a connection record's info: the cursor the facade reuses
 
 
@@ -60,17 +68,21 @@ class FibonacciTable:
         except ArgumentError as error:
             raise argument_error(error) from None
 
-    def compute(self, n: int) -> int:
-        """Insert ``n`` and return the value the trigger stored."""
-        return self._insert([self.check(n)])[0]
+    def compute(self, n: int, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> int:
+        """Insert ``n`` and return the value the trigger stored. On the queue backend the row is
+        stored at once and a worker computes it: this waits up to ``timeout`` seconds for it."""
+        return self._insert([self.check(n)], timeout=timeout)[0]
 
-    def compute_many(self, values: Iterable[int], *, batch_size: int = DEFAULT_BATCH_SIZE) -> list[int]:
-        """Insert every argument in multi-row INSERTs, atomically; values come back in input order."""
+    def compute_many(
+        self, values: Iterable[int], *, batch_size: int = DEFAULT_BATCH_SIZE, timeout: float = DEFAULT_TIMEOUT_SECONDS
+    ) -> list[int]:
+        """Insert every argument in multi-row INSERTs, atomically; values come back in input order.
+        On the queue backend, waits up to ``timeout`` seconds for the workers to compute them."""
         _check_batch_size(batch_size)
         arguments = [self.check(value) for value in _iterable(values)]
         if not arguments:
             return []
-        return self._insert(arguments, batch_size=batch_size)
+        return self._insert(arguments, batch_size=batch_size, timeout=timeout)
 
     def rows(self) -> list[tuple[int, int]]:
         """Every stored (fib, value) pair, oldest first."""
@@ -126,7 +138,17 @@ class FibonacciTable:
                 version = dialect.server_version_info or ()
                 self._returning = bool(getattr(dialect, "is_mariadb", False)) and version >= (10, 5)
 
-    def _insert(self, arguments: list[int], *, batch_size: int = DEFAULT_BATCH_SIZE) -> list[int]:
+    def _insert(
+        self, arguments: list[int], *, batch_size: int = DEFAULT_BATCH_SIZE, timeout: float = DEFAULT_TIMEOUT_SECONDS
+    ) -> list[int]:
+        _check_timeout(timeout)
+        waiting: dict[int, int] = {}  # queue backend: row id -> index of its argument
+        results = self._insert_rows(arguments, batch_size, waiting)
+        if waiting:
+            self._wait(arguments, results, waiting, timeout)
+        return results
+
+    def _insert_rows(self, arguments: list[int], batch_size: int, waiting: dict[int, int]) -> list[int]:
         connection = self._connect()
         batches = [arguments[i : i + batch_size] for i in range(0, len(arguments), batch_size)]
         in_transaction = len(batches) > 1
@@ -140,7 +162,7 @@ class FibonacciTable:
                     cursor.execute("BEGIN IMMEDIATE" if self._is_sqlite else "BEGIN")
                 results: list[int] = []
                 for batch in batches:
-                    results.extend(self._insert_batch(cursor, batch))
+                    results.extend(self._insert_batch(cursor, batch, waiting, len(results)))
                 if in_transaction:
                     call.may_have_run = True
                     connection.commit()
@@ -163,7 +185,7 @@ class FibonacciTable:
         self._id_step = int(cursor.fetchone()[0])
         return self._id_step
 
-    def _insert_batch(self, cursor, batch: list[int]) -> list[int]:
+    def _insert_batch(self, cursor, batch: list[int], waiting: dict[int, int], offset: int) -> list[int]:
         if self._is_sqlite:
             # The same text for the same length lets sqlite3 reuse its compiled statement.
             statement = self._sqlite_statements.get(len(batch))
@@ -192,7 +214,68 @@ class FibonacciTable:
             stored = cursor.fetchall()
         if [int(row[0]) for row in stored] != batch:
             raise ResultMismatch("the rows read back do not match the arguments inserted")
-        return [_as_int(row[1]) for row in stored]
+        values = []
+        for index, row in enumerate(stored):
+            if row[1] is None and not self._is_sqlite:
+                waiting[int(row[2])] = offset + index  # the queue backend: stored, not yet computed
+                values.append(-1)
+            else:
+                values.append(_as_int(row[1]))
+        return values
+
+    def _wait(self, arguments: list[int], results: list[int], waiting: dict[int, int], timeout: float) -> None:
+        """Poll the queue backend's rows, with a growing pause, until each has a value (or failed)."""
+        deadline = time.monotonic() + timeout
+        pause = FIRST_POLL_SECONDS
+        connection = self._connect()
+        reusable = False
+        try:
+            with translated(self.url, dialect=self.engine.dialect, call=Call(connected=True)):
+                cursor = _cursor(connection)
+                while True:
+                    cursor.execute(self.sql.SELECT_FINISHED_IN_RANGE, (min(waiting), max(waiting)))
+                    for row_id, fib, value, error in cursor.fetchall():
+                        index = waiting.pop(int(row_id), None)
+                        if index is None:
+                            continue
+                        if int(fib) != arguments[index]:
+                            raise ResultMismatch(
+                                f"row {row_id} now holds fib {fib}, not {arguments[index]}: it was updated meanwhile"
+                            )
+                        if value is None:
+                            raise BackendError(f"row {row_id} (fib {fib}) failed on the queue backend: {error}")
+                        results[index] = int(value)
+                    if not waiting:
+                        break
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise self._pending(cursor, sorted(waiting), timeout)
+                    time.sleep(min(pause, left))
+                    pause = min(pause * POLL_GROWTH, LONGEST_POLL_SECONDS)
+            reusable = True
+        finally:
+            self._release(connection, reusable=reusable)
+
+    def _pending(self, cursor, ids: list[int], timeout: float) -> FibtriggerError:
+        cursor.execute(self.sql.SELECT_IDS_IN.format(ids=",".join(map(str, ids))))
+        gone = sorted(set(ids) - {int(row_id) for (row_id,) in cursor.fetchall()})
+        if gone:
+            return ResultMismatch(f"rows {_id_text(gone)} were deleted before a worker computed them")
+        return ResultPending(
+            f"{'row' if len(ids) == 1 else 'rows'} {_id_text(ids)} stored but still pending after {timeout:g} s on "
+            "the queue backend: a worker (`fibtrigger worker`) will compute them; read them later by id, or see "
+            "`fibtrigger queue status`",
+            row_ids=ids,
+        )
+
+
+def _id_text(ids: list[int]) -> str:
+    return ", ".join(map(str, ids[:20])) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
+
+
+def _check_timeout(timeout: object) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise InvalidArgument(f"timeout must be a positive number of seconds, got {describe(timeout)}")
 
 
 def _cursor(connection):
@@ -263,9 +346,12 @@ def default_table(url: str | URL | None = None, *, engine: Engine | None = None)
         return table
 
 
-def compute(n: int, *, url: str | URL | None = None, engine: Engine | None = None) -> int:
-    """F(n), computed by the database's trigger. Uses FIBTRIGGER_DATABASE_URL or ./fibtrigger.db."""
-    return default_table(url, engine=engine).compute(n)
+def compute(
+    n: int, *, url: str | URL | None = None, engine: Engine | None = None, timeout: float = DEFAULT_TIMEOUT_SECONDS
+) -> int:
+    """F(n), computed by the database's trigger. Uses FIBTRIGGER_DATABASE_URL or ./fibtrigger.db.
+    On the queue backend, waits up to ``timeout`` seconds for a worker (else ResultPending)."""
+    return default_table(url, engine=engine).compute(n, timeout=timeout)
 
 
 def compute_many(
@@ -274,6 +360,7 @@ def compute_many(
     url: str | URL | None = None,
     engine: Engine | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> list[int]:
     """F(n) for every n, in input order, inserted in multi-row statements."""
-    return default_table(url, engine=engine).compute_many(values, batch_size=batch_size)
+    return default_table(url, engine=engine).compute_many(values, batch_size=batch_size, timeout=timeout)

@@ -437,10 +437,12 @@ RETRY_FAILED = (
     "UPDATE fibonacci SET queue_state = 'pending', attempts = 0, due_at = UTC_TIMESTAMP(6), last_error = NULL "
     "WHERE queue_state = 'failed'"
 )
-# compute() on the queue backend: its rows, until each has a value or failed.
-SELECT_ROWS_STATE = (
-    "SELECT id, fib, value, queue_state, last_error FROM fibonacci WHERE id BETWEEN %s AND %s"
+# compute() on the queue backend: those of its rows that have a value or failed.
+SELECT_FINISHED_IN_RANGE = (
+    "SELECT id, fib, value, last_error FROM fibonacci "
+    "WHERE id BETWEEN %s AND %s AND queue_state IN ('done', 'failed')"
 )
+SELECT_IDS_IN = "SELECT id FROM fibonacci WHERE id IN ({ids})"
 
 # What revision head declares besides the triggers, whose bodies follow the backend
 # (backend.triggers_for): the drift check compares the server against these.
