@@ -139,27 +139,29 @@ def _state_of(body: str) -> BackendState | None:
 
 
 def _is_exactly(state: BackendState, insert: str, update: str) -> bool:
-    """Whether both bodies are exactly ``state``'s triggers, with or without revision 0003's bookkeeping."""
+    """Whether both bodies are exactly ``state``'s triggers, of this revision or an earlier one
+    (without revision 0003's bookkeeping, or without revision 0004's id guard)."""
     for queue_columns in (True, False) if state.name != QUEUE else (True,):
-        expected = triggers_for(state, queue_columns=queue_columns)
-        if (insert.strip(), update.strip()) == tuple(trigger.body.strip() for trigger in expected):
-            return True
+        for id_guard in (True, False):
+            expected = triggers_for(state, queue_columns=queue_columns, id_guard=id_guard)
+            if (insert.strip(), update.strip()) == tuple(trigger.body.strip() for trigger in expected):
+                return True
     return False
 
 
-def triggers_for(state: BackendState, *, queue_columns: bool = True) -> tuple:
+def triggers_for(state: BackendState, *, queue_columns: bool = True, id_guard: bool = True) -> tuple:
     """The BEFORE INSERT and BEFORE UPDATE triggers of a backend: for a later revision that
     recreates the triggers and must keep the backend (``triggers_for(backend_of(bind))``).
     ``queue_columns=False``: their shape before revision 0003 (no queue bookkeeping)."""
     if state.name == QUEUE:
-        return mysql.queue_before_insert(), mysql.queue_before_update()
+        return mysql.queue_before_insert(id_guard=id_guard), mysql.queue_before_update(id_guard=id_guard)
     if state.name == LAMBDA:
         expression = mysql.lambda_compute(check_function_arn(state.function_arn))
     else:
         expression = mysql.SQL_COMPUTE
     return (
-        mysql.before_insert(expression, queue_columns=queue_columns),
-        mysql.before_update(expression, queue_columns=queue_columns),
+        mysql.before_insert(expression, queue_columns=queue_columns, id_guard=id_guard),
+        mysql.before_update(expression, queue_columns=queue_columns, id_guard=id_guard),
     )
 
 
@@ -248,6 +250,10 @@ def swap(
         before = backend_of(connection)
     except ConfigurationError:
         before = None  # hand-edited triggers: reinstalling ours is the fix
+    except SchemaNotInstalled:
+        if not table_exists(connection):
+            raise
+        before = None  # a trigger dropped by hand: reinstalling both is the fix
     if before == target:
         return SwapResult(before, target)
     if target.name == LAMBDA and not lambda_sync_available(connection):
@@ -274,6 +280,28 @@ def swap(
     finally:
         run(unlock)
     return SwapResult(before or BackendState("unknown"), target)
+
+
+def reinstall_triggers(connection: Connection, *, lock_wait_seconds: int = DEFAULT_LOCK_WAIT_SECONDS) -> BackendState:
+    """Recreate both triggers, under the swap's lock, for the backend the surviving trigger names
+    (``backend_in``: sql when neither is recognisable); for a trigger dropped or edited by hand."""
+    bodies: dict[str, str] = dict(connection.exec_driver_sql(mysql.SELECT_TRIGGER_BODIES).all())
+    state = backend_in(bodies)
+    if state.name == QUEUE:
+        state = BackendState(QUEUE, queue_function(connection))
+    lock, replace, unlock = swap_statements(state, lock_wait_seconds, queue_columns=has_queue_columns(connection))
+    for statement in lock:
+        connection.exec_driver_sql(statement)
+    try:
+        for statement in replace:
+            connection.exec_driver_sql(statement)
+    finally:
+        connection.exec_driver_sql(unlock)
+    return state
+
+
+def table_exists(connection: Connection) -> bool:
+    return connection.exec_driver_sql(mysql.SHOW_TABLE).first() is not None
 
 
 def _require_mysql(connection: Connection) -> None:

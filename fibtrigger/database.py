@@ -25,8 +25,10 @@ from .errors import (
     DatabaseNotFound,
     DatabaseUnreachable,
     Deadlock,
+    DuplicateKey,
     FibtriggerError,
     InvalidArgument,
+    KeyExhausted,
     LockWaitTimeout,
     OutcomeUnknown,
     PermissionDenied,
@@ -37,6 +39,7 @@ from .errors import (
 )
 
 MIGRATE_HINT = "run `fibtrigger migrate` (or `alembic upgrade head`) first"
+REPAIR_HINT = "`fibtrigger doctor` checks it, and `fibtrigger migrate --repair` (as the migrator) renumbers the ids"
 GRANTS_HINT = "`fibtrigger grants --role caller|migrator|lambda-definer` prints what each account needs"
 
 # Seconds. Every supported driver takes these three names; a URL query (?read_timeout=5) overrides each.
@@ -339,6 +342,20 @@ def _deadlock(message: str, _url: URL) -> FibtriggerError:
     return Deadlock(f"the server stopped the statement to break a deadlock ({message}) and rolled it back")
 
 
+def _key_exhausted(message: str, _url: URL) -> FibtriggerError:
+    return KeyExhausted(
+        f"{message}: fibonacci's hidden id has no values left, so every insert fails and nothing was "
+        f"stored; {REPAIR_HINT}"
+    )
+
+
+def _duplicate_key(message: str, _url: URL) -> FibtriggerError:
+    return DuplicateKey(
+        f"{message}: an id was written into fibonacci by hand ahead of the counter; nothing was stored. "
+        f"{REPAIR_HINT}"
+    )
+
+
 def _privilege_missing(message: str, _url: URL) -> FibtriggerError:
     return PermissionDenied(f"{message}. {GRANTS_HINT}")
 
@@ -392,6 +409,8 @@ SERVER_ERRORS: dict[int, ServerErrorRule] = {
     1317: _interrupted,  # KILL QUERY
     1205: _lock_wait,
     1213: _deadlock,
+    1467: _key_exhausted,  # "Failed to read auto-increment value from storage engine"
+    1062: _duplicate_key,
     1044: _privilege_missing,  # database
     1142: _privilege_missing,  # table
     1143: _privilege_missing,  # column

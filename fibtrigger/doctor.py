@@ -11,15 +11,17 @@ from dataclasses import dataclass
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from . import backend, check, migrate
+from . import backend, check, migrate, repair
 from .config import database_url, masked
 from .database import make_engine, translate, translated
 from .errors import BackendError, FibtriggerError, PermissionDenied, SchemaNotInstalled
-from .schema import dialect_module
+from .schema import dialect_module, mysql
 
 # The test call's argument and the value its row must hold.
 TEST_FIB, TEST_VALUE = 10, 55
 CALLER_NOTE = "a caller account (INSERT and SELECT on fibonacci) may not read it"
+
+REPAIR_FIX = "run `fibtrigger migrate --repair` as the migrator"
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,13 @@ def _server_checks(connection, url) -> list[Check]:
         checks.append(Check("server", True, _flavour(connection)))
     revision = _revision_check(url)
     checks.append(revision)
-    test_call = _test_call(connection, url, queued=not sqlite and _on_queue(connection))
+    test_call = _test_call(connection, url)
     checks.append(_objects_check(connection, sqlite, test_call))
     if revision.ok and not revision.skipped:
         checks.append(_drift_check(connection))
     if not sqlite:
+        if backend.table_exists(connection):
+            checks.append(_id_check(connection))
         checks.append(_binlog_check(connection))
         checks += _backend_checks(connection)
     checks.append(test_call)
@@ -104,16 +108,8 @@ def _revision_check(url) -> Check:
     )
 
 
-def _on_queue(connection) -> bool:
-    try:
-        return backend.backend_of(connection).name == backend.QUEUE
-    except FibtriggerError:  # reported by the backend check
-        return False
-
-
-def _test_call(connection, url, *, queued: bool) -> Check:
-    """INSERT fib 10 in a transaction, read the value back, roll back: the trigger and its backend ran.
-    On the queue backend the row waits for a worker, so its value is NULL."""
+def _test_call(connection, url) -> Check:
+    """INSERT fib 10 in a transaction, read the value back, roll back: the trigger and its backend ran."""
     name = "test call"
     sql = dialect_module(connection.dialect.name)
     # The engine autocommits, so the transaction is the server's own BEGIN ... ROLLBACK.
@@ -127,8 +123,6 @@ def _test_call(connection, url, *, queued: bool) -> Check:
     except Exception as error:  # noqa: BLE001 - reported, not raised
         failure = error if isinstance(error, FibtriggerError) else translate(error, url)
         return Check(name, False, " ".join(str(failure).split()), _fix_for(failure))
-    if queued and value is None:
-        return Check(name, True, f"INSERT ({TEST_FIB}, NULL) queued for a worker, rolled back")
     if value is None or int(value) != TEST_VALUE:
         detail = f"INSERT ({TEST_FIB}, NULL) stored {value}, not {TEST_VALUE}"
         return Check(name, False, detail, "run `fibtrigger migrate`")
@@ -182,7 +176,7 @@ def _objects_check(connection, sqlite: bool, test_call: Check) -> Check:
         "function and triggers",
         ok,
         ", ".join(found) or "none found",
-        "" if ok else "run `fibtrigger migrate`",
+        "" if ok else REPAIR_FIX,
     )
 
 
@@ -195,7 +189,15 @@ def _drift_check(connection) -> Check:
     if not drifts:
         return Check("drift", True, "table, functions and triggers as revision head declares them")
     found = ", ".join(f"{drift.label} {drift.change}" for drift in drifts)
-    return Check("drift", False, found, "`fibtrigger check` shows the diff; `alembic revision --autogenerate` restores")
+    return Check("drift", False, found, f"{REPAIR_FIX} (`fibtrigger check` shows the diff)")
+
+
+def _id_check(connection) -> Check:
+    headroom = repair.id_headroom(connection)
+    if headroom.ok:
+        return Check("hidden id", True, f"next id {headroom.next_id} of {headroom.limit}")
+    state = "exhausted: every insert fails" if headroom.exhausted else "more than half used"
+    return Check("hidden id", False, f"next id {headroom.next_id} of {headroom.limit}, {state}", REPAIR_FIX)
 
 
 def _binlog_check(connection) -> Check:
@@ -226,11 +228,14 @@ def _backend_checks(connection) -> list[Check]:
         state = backend.backend_of(connection)
     except SchemaNotInstalled as error:
         if _table_exists(connection):
+            if connection.exec_driver_sql(mysql.SELECT_TRIGGER_BODIES).first() is not None:
+                # This account sees triggers, so one of ours is really missing.
+                return checks + [Check("backend", False, str(error), REPAIR_FIX)]
             return checks + [skipped("backend", f"{CALLER_NOTE} (the trigger's text)")]
         return checks + [Check("backend", False, str(error), "run `fibtrigger migrate`")]
     except FibtriggerError as error:
-        return checks + [Check("backend", False, str(error), "run `fibtrigger migrate`, then `fibtrigger backend sql`")]
-    ok = state.name != backend.LAMBDA or available
+        return checks + [Check("backend", False, str(error), REPAIR_FIX)]
+    ok = state.name == backend.SQL or available
     checks.append(
         Check(
             "backend",

@@ -181,6 +181,14 @@ class DatabaseNotFound(ConfigurationError):
     """The URL names a database (schema) that does not exist on the server."""
 
 
+class KeyExhausted(FibtriggerError):
+    """The hidden id (AUTO_INCREMENT) has no values left: every insert fails; `fibtrigger doctor` says how to repair."""
+
+
+class DuplicateKey(FibtriggerError):
+    """An insert's hidden id was already taken (an id written explicitly ahead of the counter): nothing was stored."""
+
+
 def invalid_argument(message: str, *, out_of_range: bool) -> InvalidArgument:
     """InvalidArgument, or ResultOutOfRange for an integer whose F(n) is out of range."""
     return (ResultOutOfRange if out_of_range else InvalidArgument)(message)

@@ -12,7 +12,8 @@ from .errors import ConfigurationError
 # triggers under LOCK TABLES (`fibtrigger backend`, revision 0002's downgrade). SELECT, INSERT,
 # UPDATE, DELETE: alembic_version, fibtrigger_settings, and computing waiting rows when the swap
 # leaves the queue backend. ALTER: revision 0003 adds the queue's columns and index (ALTER TABLE
-# needs no INDEX privilege for that).
+# needs no INDEX privilege for that), and `fibtrigger migrate --repair` renumbers the hidden ids
+# when their counter nears its end (InnoDB's counter moves only by ALTER TABLE).
 MIGRATOR_PRIVILEGES = (
     "CREATE", "DROP", "ALTER", "TRIGGER", "CREATE ROUTINE", "ALTER ROUTINE", "EXECUTE", "LOCK TABLES",
     "SELECT", "INSERT", "UPDATE", "DELETE",

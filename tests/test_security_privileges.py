@@ -9,11 +9,12 @@ import pymysql
 import pytest
 
 from fibonacci_numbers import fibonacci
-from fibtrigger import grants, migrate
+from fibtrigger import grants, migrate, repair
 from fibtrigger.backend import use_sql
 from fibtrigger.cli import exit_code_of, main
+from fibtrigger.database import make_engine
 from fibtrigger.doctor import head_revision
-from fibtrigger.errors import FibtriggerError, PermissionDenied, SchemaNotInstalled
+from fibtrigger.errors import DuplicateKey, FibtriggerError, KeyExhausted, PermissionDenied, SchemaNotInstalled
 from fibtrigger.schema import mysql
 from fibtrigger.table import FibonacciTable
 
@@ -208,6 +209,8 @@ def _take_over(as_migrator, as_caller, admin) -> None:
         assert table.compute(30) == fibonacci(30)  # the trigger runs fibcomp as the migrator
     finally:
         table.close()
+    admin.execute(f"ALTER TABLE fibonacci AUTO_INCREMENT = {mysql.ID_MAX}")
+    repair.repair(as_migrator)  # renumbers the hidden ids: ALTER
     assert migrate.downgrade(as_migrator) is None
     assert migrate.upgrade(as_migrator) == head_revision()
 
@@ -229,3 +232,87 @@ def test_every_migrator_privilege_is_needed(accounts, mysql_databases, capsys, m
         # Without TRIGGER the account cannot even see the triggers (information_schema hides them).
         expected = (PermissionDenied, SchemaNotInstalled) if missing == "TRIGGER" else PermissionDenied
         assert isinstance(caught.value, expected), caught.value
+
+
+# --- the hidden id: no caller can write it, and a damaged counter is typed, diagnosed and repaired ---
+
+
+def test_no_account_can_write_the_hidden_id(accounts, caller_setup):
+    url, _, migrator, caller = caller_setup
+    cursor = accounts.connect(caller, url.database).cursor()
+    cursor.execute("INSERT INTO fibonacci VALUES (10, null)")  # the seed's form keeps working
+    cursor.execute("SELECT LAST_INSERT_ID()")
+    next_id = cursor.fetchone()[0] + 1
+    for statement in (
+        f"INSERT INTO fibonacci (id, fib) VALUES ({mysql.ID_MAX}, 1)",
+        f"INSERT INTO fibonacci (id, fib) VALUES ({next_id}, 1)",
+        f"INSERT INTO fibonacci (fib, id) VALUES (1, {next_id + 1}), (2, NULL)",
+        f"SET insert_id = {mysql.ID_MAX - 1}; INSERT INTO fibonacci VALUES (1, null)",
+        f"SET insert_id = {mysql.ID_ALARM + 1}; INSERT INTO fibonacci (fib) VALUES (1), (2)",
+    ):
+        with pytest.raises(pymysql.err.OperationalError) as caught:
+            for part in statement.split("; "):
+                cursor.execute(part)
+        assert caught.value.args == (1644, mysql.ID_MESSAGE), statement
+    cursor.execute("SET insert_id = 0")
+    assert denied(cursor, f"REPLACE INTO fibonacci (id, fib) VALUES ({next_id}, 1)") == 1142  # needs DELETE
+    migrator_cursor = accounts.connect(migrator, url.database).cursor()
+    for statement in (
+        f"REPLACE INTO fibonacci (id, fib) VALUES ({mysql.ID_MAX}, 1)",
+        f"UPDATE fibonacci SET id = {mysql.ID_MAX}",
+    ):
+        with pytest.raises(pymysql.err.OperationalError, match=mysql.ID_MESSAGE):
+            migrator_cursor.execute(statement)
+    table = FibonacciTable(accounts.url(caller, url))
+    try:
+        assert table.compute_many([5, 6]) == [5, 8]
+    finally:
+        table.close()
+    cursor.execute("SELECT fib, value FROM fibonacci")
+    assert [(fib, int(value)) for fib, value in cursor.fetchall()] == [(10, 55), (5, 5), (6, 8)]
+
+
+def _doctor_line(capsys, url, name: str) -> str:
+    capsys.readouterr()
+    main(["--database-url", url.render_as_string(hide_password=False), "doctor"])
+    return next(line for line in capsys.readouterr().out.splitlines() if f" {name}:" in line)
+
+
+def test_an_exhausted_id_is_typed_diagnosed_and_repaired(accounts, caller_setup, mysql_databases, capsys):
+    url, _, migrator, caller = caller_setup
+    as_caller, as_migrator = accounts.url(caller, url), accounts.url(migrator, url)
+    table = FibonacciTable(as_caller)
+    try:
+        assert table.compute_many([1, 2, 3]) == [1, 1, 2]
+        assert _doctor_line(capsys, as_migrator, "hidden id").startswith("ok   hidden id: next id ")
+        # The state an explicit id of 2^64 - 2 left behind before the triggers refused it.
+        mysql_databases.admin(url.database).cursor().execute(f"ALTER TABLE fibonacci AUTO_INCREMENT = {mysql.ID_MAX}")
+        with pytest.raises(KeyExhausted, match="fibtrigger migrate --repair") as caught:
+            table.compute(4)
+        assert exit_code_of(caught.value) == 1
+        line = _doctor_line(capsys, as_migrator, "hidden id")
+        assert line.startswith("FAIL hidden id:") and "exhausted" in line
+        assert line.endswith("-> run `fibtrigger migrate --repair` as the migrator")
+        assert main(["--database-url", as_migrator.render_as_string(hide_password=False), "migrate", "--repair"]) == 0
+        assert "hidden ids renumbered" in capsys.readouterr().out
+        assert _doctor_line(capsys, as_migrator, "hidden id").startswith("ok   hidden id: next id ")
+        assert table.compute(5) == 5
+        assert table.rows() == [(1, 1), (2, 1), (3, 2), (5, 5)]  # every row, in order
+    finally:
+        table.close()
+
+
+def test_a_taken_id_is_a_typed_error(caller_setup, accounts):
+    url, _, _, caller = caller_setup
+    engine = make_engine(accounts.url(caller, url), pool_size=1)
+    table = FibonacciTable(engine=engine)
+    try:
+        table.compute(1)
+        # Other code on the same engine left `insert_id` pointing at a taken id.
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SET insert_id = LAST_INSERT_ID()")
+        with pytest.raises(DuplicateKey, match="nothing was stored"):
+            table.compute(2)
+        assert table.rows() == [(1, 1)]
+    finally:
+        engine.dispose()

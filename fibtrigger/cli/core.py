@@ -10,6 +10,7 @@ from fibtrigger.lambda_function.contract import ArgumentError, parse_fib_text
 from .. import doctor as doctor_checks
 from .. import grants as grant_roles
 from .. import migrate as migrations
+from .. import repair as schema_repair
 from ..config import database_url as parse_database_url
 from ..config import masked
 from ..errors import ConfigurationError, argument_error
@@ -26,14 +27,24 @@ STDIN = "-"
     is_flag=True,
     help="Print the upgrade as a SQL script for the mysql/mariadb client instead of running it (no connection).",
 )
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="At head: reinstall the functions and triggers (keeping the backend) and renumber the hidden ids "
+    "if their counter nears its end.",
+)
 @database_url_option
 @click.pass_context
-def migrate(ctx: click.Context, as_sql: bool, database_url: str | None) -> None:
+def migrate(ctx: click.Context, as_sql: bool, repair: bool, database_url: str | None) -> None:
     """Upgrade the schema to head (table, fibcomp, triggers)."""
     if as_sql:
         click.echo(migrations.upgrade_sql(parse_database_url(url_of(ctx))), nl=False)
         return
     url = database_url_of(ctx)
+    if repair:
+        for line in schema_repair.repair(url):
+            click.echo(f"{masked(url)}: {line}")
+        return
     revision = migrations.upgrade(url)
     click.echo(f"{masked(url)} is at revision {revision}")
 
@@ -61,9 +72,9 @@ def fib_arguments(texts: list[str], limit: int) -> list[int]:
     return arguments
 
 
-def rows_as_json(rows: list[tuple[int, int | None]]) -> str:
-    """value as a string of digits, as the Lambda answers: exact in every JSON parser; null while queued."""
-    return json.dumps([{"fib": fib, "value": None if value is None else str(value)} for fib, value in rows])
+def rows_as_json(rows: list[tuple[int, int]]) -> str:
+    """value as a string of digits, as the Lambda answers: exact in every JSON parser."""
+    return json.dumps([{"fib": fib, "value": str(value)} for fib, value in rows])
 
 
 # ignore_unknown_options lets "-1" reach the argument check instead of reading as a flag.
@@ -95,9 +106,9 @@ def compute(ctx: click.Context, numbers: tuple[str, ...], database_url: str | No
         click.echo(value)
 
 
-def render_table(rows: list[tuple[int, int | None]]) -> str:
-    """Rows as the MySQL client shows them: ruled, a header, right-aligned numbers, NULL while queued."""
-    cells = [(str(fib), "NULL" if value is None else str(value)) for fib, value in rows]
+def render_table(rows: list[tuple[int, int]]) -> str:
+    """Rows as the MySQL client shows them: ruled, a header, right-aligned numbers."""
+    cells = [(str(fib), str(value)) for fib, value in rows]
     widths = [max(len(row[i]) for row in [("fib", "value"), *cells]) for i in range(2)]
     rule = f"+-{'-' * widths[0]}-+-{'-' * widths[1]}-+"
     header = f"| {'fib':<{widths[0]}} | {'value':<{widths[1]}} |"

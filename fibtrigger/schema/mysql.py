@@ -16,12 +16,18 @@ from .objects import StoredFunction, Table, Trigger
 MAX_FIB = DECIMAL65_MAX_FIB
 TABLE_NAME = "fibonacci"
 
+ID_COLUMN = "id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT INVISIBLE"
+ID_MAX = 2**64 - 1  # BIGINT UNSIGNED
+# Ids past this are "nearly exhausted" (doctor) and refused (the triggers): no honest workload
+# gets near 2^63 inserts.
+ID_ALARM = ID_MAX // 2
+
 FIBONACCI = Table(
     TABLE_NAME,
-    columns="""\
+    columns=f"""\
   fib INT NULL,
   value DECIMAL(65,0) NOT NULL,
-  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT INVISIBLE,
+  {ID_COLUMN},
   PRIMARY KEY (id)""",
     options=" ENGINE=InnoDB",
 )
@@ -118,26 +124,55 @@ INSERT_TRIGGER = "fibonacci_before_insert"
 UPDATE_TRIGGER = "fibonacci_before_update"
 
 
-def _compute_body(compute_expression: str, bookkeeping: str = "") -> str:
+# The hidden id is the table's to assign: an explicit id far ahead of the counter would
+# exhaust AUTO_INCREMENT (error 1467 for every later insert, and InnoDB's counter never moves
+# back). Column privileges cannot keep it out: MariaDB then refuses the caller's
+# `INSERT INTO fibonacci VALUES (10, null)`, whose implicit column list includes the invisible
+# id, and no privilege covers `SET insert_id = N`, which picks the next id without naming the
+# column. In a BEFORE INSERT trigger an id still to be assigned reads as 0, so an explicit one
+# is refused outright; @@insert_id only past ID_ALARM, since a statement-based replica applies
+# the source's ids through it (and an AFTER trigger is too late: the counter has moved).
+# Revision 0004 added the guard: ``id_guard=False`` gives the triggers of earlier revisions.
+ID_MESSAGE = "fibonacci.id is assigned by the table: insert fib only"
+_ID_GUARDS = {"BEFORE INSERT": f"NEW.id <> 0 OR @@insert_id > {ID_ALARM}", "BEFORE UPDATE": "NEW.id <> OLD.id"}
+
+
+def _id_guard(timing: str, id_guard: bool) -> str:
+    if not id_guard:
+        return ""
+    return f"""\
+  IF {_ID_GUARDS[timing]} THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{ID_MESSAGE}';
+  END IF;
+"""
+
+
+def _compute_body(timing: str, compute_expression: str, bookkeeping: str, id_guard: bool) -> str:
     return f"""\
 BEGIN
   DECLARE msg VARCHAR(255);
-{ARGUMENT_CHECK}
+{_id_guard(timing, id_guard)}{ARGUMENT_CHECK}
   SET NEW.value = {compute_expression};
 {bookkeeping}END"""
 
 
-def before_insert(compute_expression: str = SQL_COMPUTE, *, queue_columns: bool = True) -> Trigger:
+def before_insert(
+    compute_expression: str = SQL_COMPUTE, *, queue_columns: bool = True, id_guard: bool = True
+) -> Trigger:
     """Whatever value the caller supplied, the stored one is computed.
 
     ``queue_columns``: the table has revision 0003's bookkeeping columns, which the trigger
     resets (a computed row is done); False gives revision 0001's trigger."""
-    return Trigger(INSERT_TRIGGER, TABLE_NAME, "BEFORE INSERT", _compute_body(compute_expression, _done(queue_columns)))
+    body = _compute_body("BEFORE INSERT", compute_expression, _done(queue_columns), id_guard)
+    return Trigger(INSERT_TRIGGER, TABLE_NAME, "BEFORE INSERT", body)
 
 
-def before_update(compute_expression: str = SQL_COMPUTE, *, queue_columns: bool = True) -> Trigger:
+def before_update(
+    compute_expression: str = SQL_COMPUTE, *, queue_columns: bool = True, id_guard: bool = True
+) -> Trigger:
     """An UPDATE can change fib, never make value disagree with it."""
-    return Trigger(UPDATE_TRIGGER, TABLE_NAME, "BEFORE UPDATE", _compute_body(compute_expression, _done(queue_columns)))
+    body = _compute_body("BEFORE UPDATE", compute_expression, _done(queue_columns), id_guard)
+    return Trigger(UPDATE_TRIGGER, TABLE_NAME, "BEFORE UPDATE", body)
 
 
 def _done(queue_columns: bool) -> str:
@@ -175,45 +210,99 @@ def lambda_compute(function_arn: str) -> str:
     return f"{LAMBDA_FUNCTION_NAME}('{function_arn}', NEW.fib)"
 
 
-# Aurora MySQL v3's native lambda_sync returns the raw response payload as a
-# BLOB, hence CONVERT before any JSON function. A function error can come back
-# as a payload ({"errorMessage", "errorType"}) rather than an SQL error, so it
-# is detected here. CAST of text that is not a number yields 0 with a warning,
-# so the digits are checked before the CAST: a wrong value is never stored.
-# No `->>` and no JSON_VALUE ... RETURNING: MariaDB has neither. `fib + 0`:
-# MariaDB's JSON_OBJECT renders an INT routine parameter as a JSON string.
-# SIGNAL's MESSAGE_TEXT holds 128 characters in MySQL, hence LEFT(..., 128).
+# The rule for a Lambda answer, for fiblambda and for any batch path that stores answers: the
+# answer must be exactly the function's {"fib": N, "value": "DIGITS"[, "number": M]}: an
+# object; `fib` a JSON number equal to the argument; `value` a JSON string of 1 to 65 digits
+# (DECIMAL(65,0)); `number`, which the function adds when a double holds the value exactly, a
+# JSON number equal to it; no other key, and no key twice. Anything else is refused with SIGNAL,
+# so a wrong value is never stored. Duplicated keys are not visible through JSON_EXTRACT (MySQL
+# keeps the last, MariaDB the first, and only MariaDB's JSON_LENGTH counts them), so the text's
+# double quotes are counted: once the types are checked, `value` is the one string, and every
+# other '"' belongs to a key (an escaped quote in a key changes no count: it needs a backslash
+# and makes a key of another name). Aurora returns a function error as a payload
+# ({"errorMessage", "errorType"}) rather than an SQL error, so it is recognised first.
+# No `->>` and no JSON_VALUE ... RETURNING: MariaDB has neither. MySQL's MESSAGE_TEXT holds 128
+# characters, hence LEFT(..., 128).
+VALUE_DIGITS = 65
+ANSWER_MESSAGES = {
+    "not_json": "Lambda function returned no JSON object: ",
+    "error": "Lambda function error: ",
+    "no_value": "Lambda function returned no decimal value for fib ",
+    "other_fib": "Lambda function answered for another fib than ",
+    "number": "Lambda function answer has a number other than its value for fib ",
+    "keys": "Lambda function answer has keys other than fib, value, number, or one twice, for fib ",
+}
+_JSON_NUMBER_TYPES = "'INTEGER', 'UNSIGNED INTEGER', 'DOUBLE', 'DECIMAL'"
+
+
+def answer_check(fib: str, answer: str, value: str, msg: str = "msg") -> str:
+    """SQL statements that SET ``value`` from the answer text ``answer`` for argument ``fib``, or SIGNAL.
+
+    The names are variables of the routine it goes into; ``msg`` a VARCHAR(128) one.
+    Nested IFs: MySQL does not promise to short-circuit OR, and JSON_TYPE of invalid text fails.
+    """
+    m = ANSWER_MESSAGES
+
+    def refuse(message: str, *parts: str) -> str:
+        return (
+            f"SET {msg} = LEFT(CONCAT('{message}', {', '.join(parts)}), 128);\n"
+            f"    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {msg};"
+        )
+
+    return f"""\
+  IF {answer} IS NULL OR JSON_VALID({answer}) = 0 THEN
+    {refuse(m['not_json'], f"COALESCE({answer}, 'NULL')")}
+  END IF;
+  IF JSON_TYPE({answer}) <> 'OBJECT' THEN
+    {refuse(m['not_json'], answer)}
+  END IF;
+  IF JSON_CONTAINS_PATH({answer}, 'one', '$.errorMessage', '$.errorType') THEN
+    {refuse(m['error'], f"COALESCE(JSON_UNQUOTE(JSON_EXTRACT({answer}, '$.errorMessage')), "
+                         f"JSON_UNQUOTE(JSON_EXTRACT({answer}, '$.errorType')))")}
+  END IF;
+  IF COALESCE(JSON_TYPE(JSON_EXTRACT({answer}, '$.value')), '') <> 'STRING' THEN
+    {refuse(m['no_value'], fib, "': '", answer)}
+  END IF;
+  IF JSON_UNQUOTE(JSON_EXTRACT({answer}, '$.value')) NOT REGEXP '^[0-9]{{1,{VALUE_DIGITS}}}$' THEN
+    {refuse(m['no_value'], fib, "': '", answer)}
+  END IF;
+  IF COALESCE(JSON_TYPE(JSON_EXTRACT({answer}, '$.fib')), '') NOT IN ({_JSON_NUMBER_TYPES}) THEN
+    {refuse(m['other_fib'], fib, "': '", answer)}
+  END IF;
+  IF JSON_EXTRACT({answer}, '$.fib') <> {fib} THEN
+    {refuse(m['other_fib'], fib, "': '", answer)}
+  END IF;
+  IF JSON_CONTAINS_PATH({answer}, 'one', '$.number') THEN
+    IF COALESCE(JSON_TYPE(JSON_EXTRACT({answer}, '$.number')), '') NOT IN ({_JSON_NUMBER_TYPES}) THEN
+      {refuse(m['number'], fib, "': '", answer)}
+    END IF;
+    IF JSON_EXTRACT({answer}, '$.number') <> CAST(JSON_UNQUOTE(JSON_EXTRACT({answer}, '$.value')) AS DECIMAL(65,0)) THEN
+      {refuse(m['number'], fib, "': '", answer)}
+    END IF;
+  END IF;
+  IF JSON_LENGTH({answer}) <> 2 + JSON_CONTAINS_PATH({answer}, 'one', '$.number')
+      OR CHAR_LENGTH({answer}) - CHAR_LENGTH(REPLACE({answer}, '"', '')) <> 2 * JSON_LENGTH({answer}) + 2 THEN
+    {refuse(m['keys'], fib, "': '", answer)}
+  END IF;
+  SET {value} = CAST(JSON_UNQUOTE(JSON_EXTRACT({answer}, '$.value')) AS DECIMAL(65,0));"""
+
+
+# Aurora MySQL v3's native lambda_sync returns the raw response payload as a BLOB, hence
+# CONVERT before any JSON function. `fib + 0`: MariaDB's JSON_OBJECT renders an INT routine
+# parameter as a JSON string.
 FIBLAMBDA = StoredFunction(
     name=LAMBDA_FUNCTION_NAME,
     parameters="function_arn VARCHAR(256), fib INT",
     returns="DECIMAL(65,0)",
     characteristics="NOT DETERMINISTIC NO SQL",
-    body="""\
+    body=f"""\
 BEGIN
   DECLARE response LONGTEXT;
-  DECLARE digits LONGTEXT;
+  DECLARE answered DECIMAL(65,0);
   DECLARE msg VARCHAR(128);
   SET response = CONVERT(lambda_sync(function_arn, JSON_OBJECT('fib', fib + 0)) USING utf8mb4);
-  IF response IS NULL OR JSON_VALID(response) = 0 THEN
-    SET msg = LEFT(CONCAT('Lambda function returned no JSON object: ', COALESCE(response, 'NULL')), 128);
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = msg;
-  END IF;
-  IF JSON_CONTAINS_PATH(response, 'one', '$.errorMessage', '$.errorType') THEN
-    SET msg = LEFT(CONCAT('Lambda function error: ', COALESCE(
-      JSON_UNQUOTE(JSON_EXTRACT(response, '$.errorMessage')),
-      JSON_UNQUOTE(JSON_EXTRACT(response, '$.errorType')))), 128);
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = msg;
-  END IF;
-  SET digits = JSON_UNQUOTE(JSON_EXTRACT(response, '$.value'));
-  IF digits IS NULL OR digits NOT REGEXP '^[0-9]{1,65}$' THEN
-    SET msg = LEFT(CONCAT('Lambda function returned no decimal value for fib ', fib, ': ', response), 128);
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = msg;
-  END IF;
-  IF JSON_EXTRACT(response, '$.fib') <> fib THEN
-    SET msg = LEFT(CONCAT('Lambda function answered for another fib than ', fib, ': ', response), 128);
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = msg;
-  END IF;
-  RETURN CAST(digits AS DECIMAL(65,0));
+{answer_check("fib", "response", "answered")}
+  RETURN answered;
 END""",
 )
 
@@ -233,6 +322,22 @@ SET_LOCK_WAIT_TIMEOUT = "SET SESSION lock_wait_timeout = {seconds:d}"
 SELECT_TRIGGER_BODIES = (
     "SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS "
     "WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'fibonacci'"
+)
+SHOW_TABLE = "SHOW TABLES LIKE 'fibonacci'"
+
+# The hidden id's headroom. MySQL 8 caches information_schema.TABLES.AUTO_INCREMENT
+# (information_schema_stats_expiry, a day by default; MariaDB has no such cache), so MAX(id)
+# is read too. Renumbering rebuilds the column: ALGORITHM=COPY copies the rows in primary-key
+# order, so the new ids keep the old order, and the counter restarts after the last row.
+SELECT_NEXT_ID = (
+    "SELECT GREATEST(COALESCE((SELECT AUTO_INCREMENT FROM information_schema.TABLES "
+    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'fibonacci'), 1), "
+    "COALESCE((SELECT MAX(id) FROM fibonacci), 0) + 1)"
+)
+FRESH_STATISTICS = "SET SESSION information_schema_stats_expiry = 0"  # MySQL 8 only
+RENUMBER_IDS = (
+    f"ALTER TABLE fibonacci DROP PRIMARY KEY, DROP COLUMN id, ADD COLUMN {ID_COLUMN}, "
+    "ADD PRIMARY KEY (id), ALGORITHM=COPY"
 )
 SELECT_AURORA_VERSION = "SHOW VARIABLES LIKE 'aurora_version'"
 # Without network traffic: the local UDF raises its own error for a NULL ARN,
@@ -339,24 +444,24 @@ UPSERT_SETTING_LITERAL = "REPLACE INTO fibtrigger_settings (name, value) VALUES 
 DELETE_SETTING_LITERAL = "DELETE FROM fibtrigger_settings WHERE name = '{name}'"
 
 
-def queue_before_insert() -> Trigger:
+def queue_before_insert(*, id_guard: bool = True) -> Trigger:
     """A good argument is stored at once, waiting: value NULL, state pending."""
     return Trigger(INSERT_TRIGGER, TABLE_NAME, "BEFORE INSERT", f"""\
 BEGIN
   DECLARE msg VARCHAR(255);
-{ARGUMENT_CHECK}
+{_id_guard("BEFORE INSERT", id_guard)}{ARGUMENT_CHECK}
   SET NEW.value = {QUEUE_COMPUTE};
   {_QUEUE_PENDING};
 END""")
 
 
-def queue_before_update() -> Trigger:
+def queue_before_update(*, id_guard: bool = True) -> Trigger:
     """A new fib waits again. A value is accepted only as a worker's write-back: the row
     claimed, the same fib, and the claim token unchanged; any other UPDATE keeps the value."""
     return Trigger(UPDATE_TRIGGER, TABLE_NAME, "BEFORE UPDATE", f"""\
 BEGIN
   DECLARE msg VARCHAR(255);
-{ARGUMENT_CHECK}
+{_id_guard("BEFORE UPDATE", id_guard)}{ARGUMENT_CHECK}
   IF NOT (NEW.fib <=> OLD.fib) THEN
     SET NEW.value = {QUEUE_COMPUTE};
     {_QUEUE_PENDING};
