@@ -8,17 +8,24 @@ writes a script for the URL's dialect without connecting.
 from logging.config import fileConfig
 
 from alembic import context
+from alembic.util import CommandError
 
 import fibtrigger.schema.operations as object_operations  # registers op.create_object & co., and their autogenerate
-from fibtrigger.config import database_url
+from fibtrigger.config import DATABASE_URL_ENV, database_url
 from fibtrigger.database import with_driver
+from fibtrigger.errors import ConfigurationError
 from fibtrigger.migrate import migration_engine
 
 config = context.config
 if config.config_file_name is not None:
     fileConfig(config.config_file_name)
 
-url = with_driver(database_url(context.get_x_argument(as_dictionary=True).get("url") or config.attributes.get("url")))
+x_url = context.get_x_argument(as_dictionary=True).get("url")
+try:
+    url = with_driver(database_url(x_url or config.attributes.get("url")))
+except ConfigurationError as error:
+    # Alembic prints a CommandError as one FAILED line, without a traceback.
+    raise CommandError(str(error).replace(DATABASE_URL_ENV, "-x url", 1) if x_url else str(error)) from None
 target_metadata = object_operations.target_metadata(url.get_backend_name())
 
 options = dict(target_metadata=target_metadata, include_object=object_operations.include_object)

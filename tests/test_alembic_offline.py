@@ -122,6 +122,8 @@ def test_x_url_overrides_the_environment_for_every_command(empty_mysql_url, tmp_
     assert f"{doctor.head_revision()} (head)" in done.stdout
     assert not decoy.exists()
     assert migrate.current(empty_mysql_url) == doctor.head_revision()
+    bad = alembic("-x", "url=not-a-url", "current")
+    assert bad.returncode != 0 and "-x url is not a database URL" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_migrate_sql_is_the_python_twin(empty_mysql_url, capsys):
