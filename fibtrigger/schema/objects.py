@@ -40,14 +40,8 @@ class DatabaseObject:
         writes them: a diff of the two then shows only what differs."""
         return self
 
-    # Outside Alembic (the backend swap, tests): run on a SQLAlchemy connection.
-    def create(self, connection) -> None:
-        connection.exec_driver_sql(self.create_sql())
-
-    def drop(self, connection) -> None:
-        connection.exec_driver_sql(self.drop_sql())
-
     def replace(self, connection) -> None:
+        """Outside Alembic: drop and create on a SQLAlchemy connection."""
         for statement in self.replace_sql():
             connection.exec_driver_sql(statement)
 
