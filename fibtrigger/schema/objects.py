@@ -6,8 +6,9 @@ calls ``op.create_object`` / ``op.replace_object`` / ``op.drop_object``
 imports no Alembic: the backend swap and the drift check use it too.
 """
 
+import dataclasses
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .canonical import canonical_sql, canonical_type, split_top_level
 
@@ -107,7 +108,8 @@ class StoredFunction(DatabaseObject):
         header = self.canonical().split("\n")[:2]
         if header != other.canonical().split("\n")[:2]:
             return self
-        return replace(self, parameters=other.parameters, returns=other.returns, characteristics=other.characteristics)
+        spelling = {"parameters": other.parameters, "returns": other.returns, "characteristics": other.characteristics}
+        return dataclasses.replace(self, **spelling)
 
     def canonical_characteristics(self) -> str:
         found = {"deterministic": "not deterministic", "access": "contains sql", "security": "sql security definer"}
