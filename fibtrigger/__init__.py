@@ -11,6 +11,8 @@ The errors load with the package; the table (and so SQLAlchemy) on first use of
 
 from typing import TYPE_CHECKING, Any
 
+__version__ = "0.1.0"
+
 from .errors import (
     BackendError,
     ConfigurationError,

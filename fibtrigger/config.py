@@ -1,10 +1,14 @@
 """Where the database is, and how a URL is shown without its password."""
 
+from __future__ import annotations
+
 import os
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote_plus
 
-from sqlalchemy.engine import URL, make_url
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 from .errors import ConfigurationError
 
@@ -19,6 +23,8 @@ def raw_url(url: str | URL | None = None) -> str | URL:
 
 def database_url(url: str | URL | None = None) -> URL:
     """The URL to use: the one given, else FIBTRIGGER_DATABASE_URL, else ./fibtrigger.db."""
+    from sqlalchemy.engine import make_url  # loaded on first use: the CLI starts without SQLAlchemy
+
     raw = raw_url(url)
     try:
         parsed = make_url(raw)
@@ -76,7 +82,7 @@ def _password_in_its_place(url: URL) -> URL:
 
 def masked(url: str | URL) -> str:
     """The URL as text with its password replaced by ***, in every form the drivers accept."""
-    if isinstance(url, URL):
+    if not isinstance(url, str):  # a sqlalchemy URL
         text = url.render_as_string(hide_password=True)
     else:
         found = _USERINFO.match(url)

@@ -21,13 +21,15 @@ from sqlalchemy.engine import URL
 from .config import database_url, masked
 from .database import make_engine, translate
 from .errors import ConfigurationError
+from .queue_defaults import (  # noqa: F401  (fibtrigger.queue.DEFAULT_* as before)
+    DEFAULT_BACKOFF_CAP_SECONDS,
+    DEFAULT_BACKOFF_SECONDS,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_LEASE_SECONDS,
+    DEFAULT_MAX_ATTEMPTS,
+)
 from .schema import mysql
 
-DEFAULT_BATCH_SIZE = 500
-DEFAULT_MAX_ATTEMPTS = 8
-DEFAULT_LEASE_SECONDS = 60.0
-DEFAULT_BACKOFF_SECONDS = 1.0
-DEFAULT_BACKOFF_CAP_SECONDS = 300.0
 DONE_WINDOW_SECONDS = 3600
 LAST_ERRORS_SHOWN = 5
 

@@ -24,11 +24,11 @@ from .. import queue
 from ..config import database_url
 from ..database import make_engine, translate
 from ..errors import ConfigurationError, DatabaseUnreachable, InvalidArgument, StatementAborted
+from ..queue_defaults import DEFAULT_POLL_SECONDS
 from .batch import DEFAULT_TIMEOUT_SECONDS, BatchFailed, BatchInvoker
 
 logger = logging.getLogger("fibtrigger.worker")
 
-DEFAULT_POLL_SECONDS = 0.02
 RECONNECT_CAP_SECONDS = 30.0
 
 

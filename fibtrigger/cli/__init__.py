@@ -14,15 +14,6 @@ from ..errors import (
     SchemaNotInstalled,
     UnsupportedCluster,
 )
-from . import (
-    aws_commands,  # noqa: F401  (registers `fibtrigger aws ...`)
-    backend_commands,  # noqa: F401  (registers `fibtrigger backend ...`)
-    check_commands,  # noqa: F401  (registers `fibtrigger check`)
-    core,  # noqa: F401  (registers the core commands)
-    lambda_commands,  # noqa: F401  (registers `fibtrigger lambda ...` and `fibtrigger invoke`)
-    local_commands,  # noqa: F401  (registers `fibtrigger local ...`)
-    queue_commands,  # noqa: F401  (registers `fibtrigger worker` and `fibtrigger queue ...`)
-)
 from .app import cli
 
 BAD_INPUT_EXIT = 2

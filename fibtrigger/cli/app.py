@@ -1,16 +1,67 @@
-"""The root command group and the options commands share. Sub-modules attach their commands to ``cli``."""
+"""The root command group and the options commands share.
 
+Each command lives in a module of this package and is imported only when it runs (or when
+``--help`` lists it): ``COMMANDS`` names where each one is, after click's LazyGroup pattern.
+The command modules import the library inside their command functions, so that a command
+loads what it uses and ``fibtrigger --help`` stays cheap.
+"""
+
+import importlib
 from collections.abc import Callable
 
 import click
 
-from ..config import DATABASE_URL_ENV
+from .. import __version__
+from ..config import DATABASE_URL_ENV, DEFAULT_URL
 
-DATABASE_URL_HELP = f"Database URL (default: ${DATABASE_URL_ENV}, else sqlite:///fibtrigger.db)."
+DATABASE_URL_HELP = f"Database URL (default: ${DATABASE_URL_ENV}, else {DEFAULT_URL})."
+
+COMMANDS = {
+    "migrate": "fibtrigger.cli.core:migrate",
+    "compute": "fibtrigger.cli.core:compute",
+    "table": "fibtrigger.cli.core:table",
+    "grants": "fibtrigger.cli.core:grants",
+    "doctor": "fibtrigger.cli.core:doctor",
+    "check": "fibtrigger.cli.check_commands:check",
+    "backend": "fibtrigger.cli.backend_commands:backend",
+    "local": "fibtrigger.cli.local_commands:local",
+    "lambda": "fibtrigger.cli.lambda_commands:lambda_group",
+    "invoke": "fibtrigger.cli.lambda_commands:invoke",
+    "aws": "fibtrigger.cli.aws_commands:aws_group",
+    "worker": "fibtrigger.cli.queue_commands:worker",
+    "queue": "fibtrigger.cli.queue_commands:queue",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="fibtrigger", prog_name="fibtrigger", message="%(prog)s %(version)s")
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported from ``module:attribute`` on first use."""
+
+    def __init__(self, *args, lazy_subcommands: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands = dict(lazy_subcommands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_subcommands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_subcommands:
+            return self._load(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def _load(self, cmd_name: str) -> click.Command:
+        module_name, _, attribute = self.lazy_subcommands[cmd_name].partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{module_name}:{attribute} is not a click command")
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_subcommands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(__version__, prog_name="fibtrigger", message="%(prog)s %(version)s")
 @click.option("--database-url", envvar=DATABASE_URL_ENV, metavar="URL", help=DATABASE_URL_HELP)
 def cli(database_url: str | None) -> None:
     """fibtrigger: insert an argument into `fibonacci`, a trigger stores F(n).

@@ -1,16 +1,18 @@
 """`fibtrigger aws plan | deploy | destroy`: thin wrappers over fibtrigger.aws."""
 
+from __future__ import annotations
+
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..aws.clients import AwsClients, session_for
-from ..aws.deploy import Stack
 from ..aws.report import Report
 from ..aws.stack import DEFAULT_MEMORY_MB, DEFAULT_RUNTIME, DEFAULT_TIMEOUT_SECONDS, StackSettings
-from .app import cli
+
+if TYPE_CHECKING:
+    from ..aws.deploy import Stack
 
 # Seconds between retries come from fibtrigger.aws.clients; the CLI sleeps for real.
 SLEEP = time.sleep
@@ -52,12 +54,15 @@ def function_options(command: Callable) -> Callable:
     return command
 
 
-@cli.group("aws")
+@click.group("aws")
 def aws_group() -> None:
     """Deploy the Lambda function, an IAM-authorized API and Aurora's access to AWS."""
 
 
 def _stack(region: str | None, profile: str | None, **settings: Any) -> Stack:
+    from ..aws.clients import AwsClients, session_for  # boto3 loads with the command that uses it
+    from ..aws.deploy import Stack
+
     clients = AwsClients(session_for(profile, region), SLEEP)
     return Stack(clients, StackSettings(**settings))
 

@@ -1,20 +1,25 @@
 """`fibtrigger backend [sql | lambda --function-arn ARN | queue --function-arn ARN]`: what the trigger runs."""
 
+from __future__ import annotations
+
 import json
+from typing import TYPE_CHECKING
 
 import click
 
-from .. import backend as backends
 from ..config import masked
-from .app import cli, database_url_option, json_option
+from .app import database_url_option, json_option
 from .core import database_url_of
 
+if TYPE_CHECKING:
+    from ..backend import BackendState, SwapResult
 
-def _state(state: backends.BackendState) -> dict:
+
+def _state(state: BackendState) -> dict:
     return {"backend": state.name, "function_arn": state.function_arn}
 
 
-@cli.group(invoke_without_command=True)
+@click.group(invoke_without_command=True)
 @database_url_option
 @json_option
 @click.pass_context
@@ -22,6 +27,8 @@ def backend(ctx: click.Context, database_url: str | None, as_json: bool) -> None
     """Show the trigger's backend (sql: fibcomp; lambda: lambda_sync to a function ARN; queue: workers
     call the function in batches), or swap it."""
     if ctx.invoked_subcommand is None:
+        from .. import backend as backends
+
         state = backends.current_backend(database_url_of(ctx))
         click.echo(json.dumps(_state(state)) if as_json else str(state))
 
@@ -33,6 +40,8 @@ def backend(ctx: click.Context, database_url: str | None, as_json: bool) -> None
 @click.pass_context
 def use_lambda(ctx: click.Context, function_arn: str, database_url: str | None, as_json: bool) -> None:
     """Make the trigger call the Lambda function through lambda_sync (Aurora MySQL, or `fibtrigger local up`)."""
+    from .. import backend as backends
+
     url = database_url_of(ctx)
     _report(url, backends.use_lambda(url, function_arn), as_json)
 
@@ -44,6 +53,8 @@ def use_lambda(ctx: click.Context, function_arn: str, database_url: str | None, 
 @click.pass_context
 def use_queue(ctx: click.Context, function_arn: str, database_url: str | None, as_json: bool) -> None:
     """Store each row at once with value NULL; `fibtrigger worker` computes it in batches (MySQL 8.0, MariaDB 10.6+)."""
+    from .. import backend as backends
+
     url = database_url_of(ctx)
     _report(url, backends.use_queue(url, function_arn), as_json)
 
@@ -54,11 +65,13 @@ def use_queue(ctx: click.Context, function_arn: str, database_url: str | None, a
 @click.pass_context
 def use_sql(ctx: click.Context, database_url: str | None, as_json: bool) -> None:
     """Make the trigger compute with fibcomp in the database (the default); computes any row the queue left waiting."""
+    from .. import backend as backends
+
     url = database_url_of(ctx)
     _report(url, backends.use_sql(url), as_json)
 
 
-def _report(url, result: backends.SwapResult, as_json: bool) -> None:
+def _report(url, result: SwapResult, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"before": _state(result.before), "after": _state(result.after),
                                "changed": result.changed}))

@@ -7,20 +7,16 @@ import click
 
 from fibtrigger.lambda_function.contract import ArgumentError, parse_fib_text
 
-from .. import doctor as doctor_checks
 from .. import grants as grant_roles
-from .. import migrate as migrations
-from .. import repair as schema_repair
 from ..config import database_url as parse_database_url
 from ..config import masked
 from ..errors import ConfigurationError, argument_error
-from ..table import default_table
-from .app import cli, database_url_option, json_option, url_of
+from .app import database_url_option, json_option, url_of
 
 STDIN = "-"
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--sql",
     "as_sql",
@@ -37,11 +33,15 @@ STDIN = "-"
 @click.pass_context
 def migrate(ctx: click.Context, as_sql: bool, repair: bool, database_url: str | None) -> None:
     """Upgrade the schema to head (table, fibcomp, triggers)."""
+    from .. import migrate as migrations
+
     if as_sql:
         click.echo(migrations.upgrade_sql(parse_database_url(url_of(ctx))), nl=False)
         return
     url = database_url_of(ctx)
     if repair:
+        from .. import repair as schema_repair
+
         for line in schema_repair.repair(url):
             click.echo(f"{masked(url)}: {line}")
         return
@@ -78,7 +78,7 @@ def rows_as_json(rows: list[tuple[int, int]]) -> str:
 
 
 # ignore_unknown_options lets "-1" reach the argument check instead of reading as a flag.
-@cli.command(context_settings={"ignore_unknown_options": True})
+@click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("numbers", nargs=-1, metavar="N [N ...]")
 @database_url_option
 @json_option
@@ -96,6 +96,8 @@ def compute(ctx: click.Context, numbers: tuple[str, ...], database_url: str | No
         texts.extend(sys.stdin.read().split() if text == STDIN else [text])
     if not texts:
         raise click.UsageError("no numbers on standard input")
+    from ..table import default_table
+
     table = default_table(database_url_of(ctx))
     arguments = fib_arguments(texts, table.limit)
     values = table.compute_many(arguments) if len(arguments) > 1 else [table.compute(arguments[0])]
@@ -116,17 +118,19 @@ def render_table(rows: list[tuple[int, int]]) -> str:
     return "\n".join([rule, header, rule, *body, rule] if body else [rule, header, rule])
 
 
-@cli.command()
+@click.command()
 @database_url_option
 @json_option
 @click.pass_context
 def table(ctx: click.Context, database_url: str | None, as_json: bool) -> None:
     """Print every row of `fibonacci`, oldest first."""
+    from ..table import default_table
+
     rows = default_table(database_url_of(ctx)).rows()
     click.echo(rows_as_json(rows) if as_json else render_table(rows))
 
 
-@cli.command()
+@click.command()
 @click.option("--user", required=True, help="The MySQL account's user name (create it first: CREATE USER).")
 @click.option("--host", default="%", show_default=True, help="The MySQL account's host.")
 @click.option(
@@ -153,13 +157,15 @@ def grants(ctx: click.Context, user: str, host: str, role: str, schema: str | No
         click.echo(statement)
 
 
-@cli.command()
+@click.command()
 @database_url_option
 @json_option
 @click.pass_context
 def doctor(ctx: click.Context, database_url: str | None, as_json: bool) -> None:
     """Check the URL, server, schema revision, fibcomp, triggers, binary logging and backend, then make
     a test call (an INSERT that is rolled back). Exit 1 if a check fails."""
+    from .. import doctor as doctor_checks
+
     checks = doctor_checks.diagnose(url_of(ctx))
     ok = all(check.ok for check in checks)
     if as_json:

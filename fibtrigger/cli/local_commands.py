@@ -3,7 +3,6 @@
 import click
 
 from ..local import servers as local_stack
-from .app import cli
 
 _STATE_DIR = click.option(
     "--state-dir",
@@ -14,7 +13,7 @@ _STATE_DIR = click.option(
 )
 
 
-@cli.group()
+@click.group()
 def local() -> None:
     """The Lambda path on this machine: MariaDB + local lambda_sync + the local Lambda service."""
 

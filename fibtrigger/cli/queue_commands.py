@@ -5,9 +5,8 @@ import time
 
 import click
 
-from .. import queue as queue_rows
-from ..aws.worker import DEFAULT_POLL_SECONDS, WorkerSettings, run_worker
-from .app import cli, database_url_option, json_option
+from .. import queue_defaults as defaults
+from .app import database_url_option, json_option
 from .core import database_url_of
 
 
@@ -15,18 +14,18 @@ def _log(line: str) -> None:
     click.echo(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {line}", err=True)
 
 
-@cli.command()
-@click.option("--batch-size", type=int, default=queue_rows.DEFAULT_BATCH_SIZE, show_default=True,
+@click.command()
+@click.option("--batch-size", type=int, default=defaults.DEFAULT_BATCH_SIZE, show_default=True,
               help="Rows per claim, and per call of the function.")
 @click.option("--once", is_flag=True, help="Drain every row waiting at start (done or failed), then exit.")
-@click.option("--max-attempts", type=int, default=queue_rows.DEFAULT_MAX_ATTEMPTS, show_default=True,
+@click.option("--max-attempts", type=int, default=defaults.DEFAULT_MAX_ATTEMPTS, show_default=True,
               help="Calls a row gets before it becomes failed.")
-@click.option("--lease-seconds", type=float, default=queue_rows.DEFAULT_LEASE_SECONDS, show_default=True,
+@click.option("--lease-seconds", type=float, default=defaults.DEFAULT_LEASE_SECONDS, show_default=True,
               help="How long a claim lasts; a dead worker's rows are claimable again after it.")
 @click.option("--function-arn", metavar="ARN", help="The function to call (default: the one `backend queue` recorded).")
-@click.option("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS, show_default=True,
+@click.option("--poll-seconds", type=float, default=defaults.DEFAULT_POLL_SECONDS, show_default=True,
               help="How often an idle worker looks for due rows.")
-@click.option("--backoff-seconds", type=float, default=queue_rows.DEFAULT_BACKOFF_SECONDS, show_default=True,
+@click.option("--backoff-seconds", type=float, default=defaults.DEFAULT_BACKOFF_SECONDS, show_default=True,
               help="First retry delay after a failed call; doubles per attempt, with jitter.")
 @database_url_option
 @click.pass_context
@@ -36,6 +35,8 @@ def worker(ctx: click.Context, database_url: str | None, **options) -> None:
 
     The function is invoked through boto3: AWS_ENDPOINT_URL_LAMBDA points it at a local service.
     """
+    from ..aws.worker import WorkerSettings, run_worker
+
     report = run_worker(database_url_of(ctx), WorkerSettings(**options), log=_log)
     _log(
         f"stopped: {report.batches} batches, {report.rows} rows, {report.written} written, "
@@ -43,7 +44,7 @@ def worker(ctx: click.Context, database_url: str | None, **options) -> None:
     )
 
 
-@cli.group()
+@click.group()
 def queue() -> None:
     """The queue backend's rows: what waits, what failed, and re-driving them."""
 
@@ -54,6 +55,8 @@ def queue() -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, database_url: str | None) -> None:
     """Pending, in-flight and failed rows, rows done in the last hour, the oldest waiting row's age, the last errors."""
+    from .. import queue as queue_rows
+
     found = queue_rows.status(database_url_of(ctx))
     if as_json:
         click.echo(json.dumps(found.as_dict(), separators=(",", ":")))
@@ -74,5 +77,7 @@ def status(ctx: click.Context, as_json: bool, database_url: str | None) -> None:
 @click.pass_context
 def retry(ctx: click.Context, failed: bool, database_url: str | None) -> None:
     """Make rows waiting out a backoff due now; with --failed, re-drive failed rows too."""
+    from .. import queue as queue_rows
+
     changed = queue_rows.retry(database_url_of(ctx), failed=failed)
     click.echo(f"{changed} rows due now")

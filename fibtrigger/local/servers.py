@@ -22,6 +22,8 @@ configuration leaks in, and with ``AWS_ENDPOINT_URL_LAMBDA`` in its
 environment: that is where lambda_sync posts.
 """
 
+from __future__ import annotations
+
 import getpass
 import hashlib
 import json
@@ -40,12 +42,13 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import pymysql
+from typing import TYPE_CHECKING
 
 from ..config import masked
 from ..errors import ConfigurationError, LocalStackError
-from ..schema import mysql
+
+if TYPE_CHECKING:
+    import pymysql
 from . import udf_build
 
 STATE_DIR_ENV = "FIBTRIGGER_STATE_DIR"
@@ -344,6 +347,8 @@ def _start_mariadbd(stack: LocalStack, account: pwd.struct_passwd | None) -> Non
     )
     stack.mariadbd_pid = process.pid
     _save(stack)
+    import pymysql  # loaded by the commands that connect, not by `import fibtrigger.local.servers`
+
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     try:
         while time.monotonic() < deadline:
@@ -373,6 +378,8 @@ def _init_sql(password: str) -> str:
 
 
 def _install(stack: LocalStack, library: Path) -> None:
+    from ..schema import mysql  # SQLAlchemy loads with the commands that need the SQL
+
     connection = _admin(stack)
     try:
         cursor = connection.cursor()
@@ -453,6 +460,10 @@ def status(path: str | Path | None = None) -> list[ComponentStatus]:
 
 
 def _database_status(stack: LocalStack) -> ComponentStatus:
+    import pymysql
+
+    from ..schema import mysql
+
     running = _alive(stack.mariadbd_pid, _mariadbd_marker(stack))
     detail = "stopped"
     if running:
@@ -544,6 +555,8 @@ def _admin(stack: LocalStack):
 
 
 def admin_connection(stack: LocalStack, database: str | None = None, **options) -> pymysql.connections.Connection:
+    import pymysql
+
     """A PyMySQL connection as the stack's MariaDB root, over its private socket."""
     options.setdefault("connect_timeout", 2)
     return pymysql.connect(

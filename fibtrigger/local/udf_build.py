@@ -15,7 +15,6 @@ from pathlib import Path
 
 from ..bundled import bundled_dir
 from ..errors import ConfigurationError
-from ..schema import mysql
 
 FUNCTION_NAME = "lambda_sync"
 BUILD_PACKAGES = "gcc, libmariadb-dev (mariadb_config, mysql.h) and libcurl4-openssl-dev"
@@ -69,6 +68,8 @@ def install(cursor, library: Path) -> bool:
     """
     if not _LIBRARY_NAME.fullmatch(library.name):
         raise ConfigurationError(f"{library.name} is not a lambda_sync build")
+    from ..schema import mysql  # with SQLAlchemy: loaded by the commands that install, not by `local --help`
+
     cursor.execute(mysql.SELECT_UDF_LIBRARY)
     row = cursor.fetchone()
     if row is not None and row[0] == library.name:
