@@ -22,6 +22,8 @@ The CLI maps these to exit codes (fibtrigger.cli.EXIT_CODES); the library attach
     ├── BackendError                        the computation behind the trigger failed
     ├── ResultPending                       the queue backend stored the rows; no worker computed them in time
     ├── ResultMismatch                      the rows read back differ from the arguments
+    ├── KeyExhausted                        the hidden id (AUTO_INCREMENT) has no values left
+    ├── DuplicateKey                        the hidden id was already taken: nothing stored
     ├── LocalStackError                     `fibtrigger local up|down` failed
     ├── FunctionNotFound                    no Lambda function by that name or ARN
     ├── InvocationDenied                    the endpoint refused the caller's signature
