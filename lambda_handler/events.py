@@ -163,6 +163,9 @@ def _method_and_path(event: dict, shape: str) -> tuple[str, str]:
     return _text(http.get("method")).upper(), path
 
 
+FORM_URLENCODED = "application/x-www-form-urlencoded"
+
+
 def _check_content_type(event: dict) -> None:
     """A declared Content-Type must be JSON; none at all is read as JSON, as API Gateway does."""
     headers = event.get("headers")
@@ -172,7 +175,8 @@ def _check_content_type(event: dict) -> None:
     if not isinstance(declared, str) or not declared.strip():
         return
     media_type = declared.split(";", 1)[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
+    # curl -d sends its (JSON) body as form-urlencoded unless told otherwise: read it as JSON too.
+    if media_type not in ("application/json", FORM_URLENCODED) and not media_type.endswith("+json"):
         raise HttpError(
             415,
             f"Content-Type {media_type[:60]!r} is not supported: send application/json",

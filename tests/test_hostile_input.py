@@ -353,7 +353,9 @@ def test_fuzz_the_http_api(service, body, content_type, path):
     status, answer = post(service, path, body, {"Content-Type": content_type} if content_type else {})
     assert status in (200, 400, 415), answer  # never a 5xx for a client's bytes
     if status == 415:
-        assert path == "/test/" and content_type.split(";")[0] not in ("", "application/json")
+        assert path == "/test/" and content_type.split(";")[0] not in (
+            "", "application/json", "application/x-www-form-urlencoded"
+        )
     payload = json.loads(answer)
     if status == 200 and "value" in payload:
         assert int(payload["value"]) == fibonacci(payload["fib"])
@@ -376,9 +378,7 @@ def test_http_api_malformed_bodies(service, path, body, status):
         assert got == status and json.loads(answer)
 
 
-@pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
-)
+@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x"])
 def test_http_api_wrong_content_type_is_415_and_stores_nothing(service, content_type):
     before = service.metrics()["function_errors"]
     status, answer = post(service, "/test/", b'{"fib": 7}', {"Content-Type": content_type})

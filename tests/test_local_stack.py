@@ -17,7 +17,6 @@ from local_stack_fixtures import require_local_tools, stack_base
 
 pytestmark = pytest.mark.mysql
 
-ARN = "arn:aws:lambda:us-east-1:000000000000:function:fibtrigger"
 EXPORT = re.compile(r"^export (\w+)='([^']*)'$")
 
 
@@ -49,13 +48,17 @@ def running(pid: int) -> bool:
 def test_the_readme_flow(shell_env):
     up = fibtrigger("local", "up", "--db-port", "0", "--lambda-port", "0", env=shell_env)
     assert up.returncode == 0, up.stderr
-    exports = dict(EXPORT.match(line).groups() for line in up.stdout.splitlines())
+    *export_lines, comment = up.stdout.splitlines()
+    exports = dict(EXPORT.match(line).groups() for line in export_lines)
     assert set(exports) == {"FIBTRIGGER_DATABASE_URL", "AWS_ENDPOINT_URL_LAMBDA"}
     env = dict(shell_env, **exports)
+    # The last line, a comment for the shell, names the function as deploy would (fibtrigger-test).
+    arn = re.fullmatch(r"# the function, for the trigger: fibtrigger backend lambda --function-arn (\S+)", comment)[1]
+    assert arn.endswith(":000000000000:function:fibtrigger-test")
 
     assert fibtrigger("migrate", env=env).returncode == 0
-    swapped = fibtrigger("backend", "lambda", "--function-arn", ARN, env=env)
-    assert swapped.returncode == 0 and f"-> lambda {ARN}" in swapped.stdout
+    swapped = fibtrigger("backend", "lambda", "--function-arn", arn, env=env)
+    assert swapped.returncode == 0 and f"-> lambda {arn}" in swapped.stdout
 
     port = re.search(r":(\d+)/", exports["FIBTRIGGER_DATABASE_URL"]).group(1)
     client_config = Path(shell_env["FIBTRIGGER_STATE_DIR"]) / "client.cnf"

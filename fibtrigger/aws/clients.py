@@ -7,7 +7,6 @@ Clients are created from the session without ``endpoint_url``, so botocore appli
 against a local emulator).
 """
 
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from ..errors import (
     AwsOperationUnsupported,
     ConfigurationError,
 )
+from .region import environment_region
 
 Sleep = Callable[[float], None]
 RetryIf = Callable[[ClientError], bool]
@@ -129,11 +129,6 @@ def function_busy(error: ClientError) -> bool:
 
 def role_not_ready_or_busy(error: ClientError) -> bool:
     return role_not_ready(error) or function_busy(error)
-
-
-def environment_region() -> str | None:
-    """``AWS_REGION``, else ``AWS_DEFAULT_REGION``: the AWS CLI v2's order (botocore reads only the second)."""
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
 
 
 def session_for(profile: str | None = None, region: str | None = None) -> boto3.Session:

@@ -7,7 +7,6 @@ policy and, with ``--cluster``, the cluster's access (see ``aurora``). Plan runs
 steps with a :class:`Recorder` that does not apply them.
 """
 
-import base64
 import hashlib
 import json
 import time
@@ -30,8 +29,7 @@ NEW_API_ID = "<new-api-id>"
 
 
 def code_sha256(package: Package) -> str:
-    """Lambda's CodeSha256: base64 of the raw digest, not the hex string."""
-    return base64.b64encode(bytes.fromhex(package.sha256)).decode("ascii")
+    return package.code_sha256
 
 
 class Stack:

@@ -1,5 +1,6 @@
 """The Lambda deployment zip: only the handler package, byte-identical for the same source."""
 
+import base64
 import hashlib
 import io
 import zipfile
@@ -25,6 +26,11 @@ class Package:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def code_sha256(self) -> str:
+        """Lambda's CodeSha256: base64 of the raw digest, not the hex string."""
+        return base64.b64encode(hashlib.sha256(self.data).digest()).decode("ascii")
 
 
 def source_files() -> list[Path]:

@@ -7,6 +7,8 @@ of the result, and the invocation's log lines (for ``X-Amz-Log-Result``).
 import json
 import math
 import os
+import resource
+import sys
 import time
 import traceback
 import uuid
@@ -98,10 +100,17 @@ class Invocation:
         lines.append(f"END RequestId: {self.request_id}")
         lines.append(
             f"REPORT RequestId: {self.request_id}\tDuration: {self.duration_ms:.2f} ms\t"
-            f"Billed Duration: {max(1, math.ceil(self.duration_ms))} ms\tMemory Size: {DEFAULT_MEMORY_MB} MB"
+            f"Billed Duration: {max(1, math.ceil(self.duration_ms))} ms\tMemory Size: {DEFAULT_MEMORY_MB} MB\t"
+            f"Max Memory Used: {max_memory_used_mb()} MB"
         )
         text = "\n".join(lines) + "\n"
         return text.encode()[-LOG_TAIL_BYTES:].decode("utf-8", "ignore")
+
+
+def max_memory_used_mb() -> int:
+    """The process's peak resident memory, as Lambda reports its sandbox's (ru_maxrss: KiB, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return max(1, round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024)))
 
 
 class FunctionRuntime:

@@ -44,12 +44,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..aws.region import environment_region
 from ..config import masked
 from ..errors import ConfigurationError, LocalStackError
 
 if TYPE_CHECKING:
     import pymysql
 from . import udf_build
+from .function_api import DEPLOYED_FUNCTION_NAME
+from .proxy import LOCAL_ACCOUNT_ID
+from .service import DEFAULT_REGION
 
 STATE_DIR_ENV = "FIBTRIGGER_STATE_DIR"
 DEFAULT_STATE_DIR = ".fibtrigger"
@@ -102,8 +106,15 @@ class LocalStack:
         """Shell lines for `eval "$(fibtrigger local up)"`."""
         return (
             f"export FIBTRIGGER_DATABASE_URL='{self.database_url}'\n"
-            f"export {ENDPOINT_ENV}='{self.lambda_endpoint}'"
+            f"export {ENDPOINT_ENV}='{self.lambda_endpoint}'\n"
+            f"# the function, for the trigger: fibtrigger backend lambda --function-arn {self.function_arn}"
         )
+
+    @property
+    def function_arn(self) -> str:
+        """The ARN the local service answers to under the name `fibtrigger aws deploy` would give it."""
+        region = environment_region() or DEFAULT_REGION
+        return f"arn:aws:lambda:{region}:{LOCAL_ACCOUNT_ID}:function:{DEPLOYED_FUNCTION_NAME}"
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ authentication: each request's head and body (every transfer encoding), the time
 take to arrive once it began, and the number of connections (a thread each) served at once.
 """
 
+import bisect
 import email.utils
 import io
+import itertools
 import json
 import logging
-import os
 import re
 import signal
 import socket
@@ -25,6 +26,7 @@ import types
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TextIO
@@ -33,8 +35,9 @@ from urllib.parse import parse_qs, unquote
 from fibtrigger.lambda_function.settings import SettingError, max_fib
 
 from ..arn import FunctionReference, NotAnArn, is_function_name, parse_function
+from ..aws.region import environment_region
 from ..errors import ConfigurationError
-from . import http_request, proxy, sigv4
+from . import function_api, http_request, prometheus, proxy, sigv4
 from .runtime import DEFAULT_TIMEOUT_SECONDS, FunctionRuntime, Invocation
 
 logger = logging.getLogger(__name__)
@@ -42,8 +45,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9001
 DEFAULT_STAGE = "test"
-# "function" is the name the Lambda Runtime Interface Emulator answers to.
-DEFAULT_FUNCTION_NAMES = ("fibtrigger", "function")
+# "function" is the name the Lambda Runtime Interface Emulator answers to; the second is the name
+# `fibtrigger aws deploy` gives the function, so that one ARN works here and, deployed, on AWS.
+DEFAULT_FUNCTION_NAMES = ("fibtrigger", function_api.DEPLOYED_FUNCTION_NAME, "function")
+DEFAULT_REGION = "us-east-1"
 # Lambda takes up to 6 MB synchronously and 1 MB asynchronously; {"fib": N} needs a few bytes.
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 # A kept-alive connection (the lambda_sync UDF keeps one per server thread) may idle this long.
@@ -59,6 +64,8 @@ STOP_GRACE_SECONDS = 5.0
 
 INVOKE_PATH_TEMPLATE = "/2015-03-31/functions/{name}/invocations"
 INVOKE_PATH = re.compile(INVOKE_PATH_TEMPLATE.format(name="([^/]+)") + "/?")
+# ListFunctions (no name), GetFunction, GetFunctionConfiguration (/configuration).
+FUNCTION_READ_PATH = re.compile(r"/2015-03-31/functions/?(?:([^/]+)(/configuration)?/?)?")
 STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 RESERVED_STAGES = {"2015-03-31", "metrics"}
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
@@ -86,6 +93,8 @@ class Metrics:
         self._counts = dict.fromkeys(COUNTERS, 0)
         self._duration_total = 0.0
         self._duration_max = 0.0
+        # Per bucket of prometheus.DURATION_BUCKETS, and one more for longer calls.
+        self._duration_buckets = [0] * (len(prometheus.DURATION_BUCKETS) + 1)
 
     def count(self, **deltas: int) -> None:
         with self._lock:
@@ -97,10 +106,18 @@ class Metrics:
             self._counts["invocations"] += 1
             self._duration_total += invocation.duration_ms
             self._duration_max = max(self._duration_max, invocation.duration_ms)
+            self._duration_buckets[bisect.bisect_left(prometheus.DURATION_BUCKETS, invocation.duration_ms / 1000)] += 1
             if invocation.failed:
                 self._counts["function_errors"] += 1
                 if asynchronous:  # no response carries it, so count the error here
                     self._counts["errors"] += 1
+
+    def prometheus_text(self) -> str:
+        with self._lock:
+            counts = dict(self._counts)
+            cumulative = list(itertools.accumulate(self._duration_buckets))
+            total_seconds = self._duration_total / 1000
+        return prometheus.render(counts, cumulative, total_seconds)
 
     def snapshot(self) -> dict:
         with self._lock:
@@ -171,7 +188,7 @@ class LocalLambdaService:
         self.request_timeout = request_timeout
         self.max_connections = max_connections
         self.account_id = account_id
-        self.region = region or _default_region()
+        self.region = region or environment_region() or DEFAULT_REGION
         self._log_stream = log_stream
         self._log_lock = threading.Lock()
         self._runtime = FunctionRuntime(
@@ -188,6 +205,7 @@ class LocalLambdaService:
                 raise ConfigurationError(str(error)) from None
         self._key = sigv4.key_pair(credentials) if require_iam else None
         self._metrics = Metrics()
+        self._created = datetime.now(UTC)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -319,12 +337,49 @@ class LocalLambdaService:
         if path == METRICS_PATH:
             if method not in ("GET", "HEAD"):
                 return self._json(request, 405, {"message": "use GET /metrics"}, [("Allow", "GET")])
+            if prometheus.wanted(request.headers.get("Accept"), parse_qs(query)):
+                text = self._metrics.prometheus_text().encode()
+                return self._send(request, 200, [("Content-Type", prometheus.CONTENT_TYPE)], text)
             return self._json(request, 200, self.metrics())
+        read = FUNCTION_READ_PATH.fullmatch(path)
+        if read and method in ("GET", "HEAD"):
+            return self._read_function(request, read.group(1), bool(read.group(2)))
+        if path.startswith(function_api.LAMBDA_API_PREFIX):
+            return self._aws_error(
+                request, 404, "UnknownOperationException",
+                f"{method} {path[:100]} is not an operation of the local Lambda service: "
+                f"it answers {function_api.SUPPORTED}",
+            )
         message = (
             f"Not Found: use POST {INVOKE_PATH_TEMPLATE.format(name='{' + ','.join(self.function_names) + '}')}, "
             f"POST /{self.stage}/ or GET {METRICS_PATH}"
         )
-        return self._json(request, 404, {"message": message})
+        return self._aws_error(request, 404, "UnknownOperationException", message)
+
+    def _read_function(self, request: "_RequestHandler", raw_name: str | None, configuration_only: bool) -> None:
+        """ListFunctions (no name), GetFunction, GetFunctionConfiguration."""
+        if raw_name is None:
+            functions = [self._configuration(name) for name in self.function_names]
+            return self._json(request, 200, {"Functions": functions})
+        try:
+            name, qualifier, region, account, _ = _function_in_path(raw_name)
+        except NotAnArn:
+            return self._aws_error(
+                request, 400, "ValidationException",
+                f"1 validation error detected: Value '{unquote(raw_name)[:140]}' at 'functionName' failed to "
+                "satisfy constraint: it must be a function name, a partial ARN or a function ARN",
+            )
+        if name not in self.function_names or qualifier not in (None, "$LATEST"):
+            arn = f"arn:aws:lambda:{region or self.region}:{account or self.account_id}:function:{name}"
+            return self._aws_error(request, 404, "ResourceNotFoundException", f"Function not found: {arn}")
+        config = self._configuration(name)
+        return self._json(request, 200, config if configuration_only else function_api.function(config))
+
+    def _configuration(self, name: str) -> dict:
+        return function_api.configuration(
+            name=name, arn=self.function_arn(name), account=self.account_id,
+            timeout_seconds=self._runtime.timeout_seconds, started=self._created,
+        )
 
     def _invoke(self, request: "_RequestHandler", raw_name: str, query: str, body: bytes) -> None:
         """The Lambda Invoke API, with Lambda's status codes, headers and error shapes."""
@@ -746,6 +801,3 @@ def _client_context(header: str | None) -> object:
         raise ValueError("client context")
     return types.SimpleNamespace(client=data.get("client"), custom=data.get("custom"), env=data.get("env"))
 
-
-def _default_region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"

@@ -1,0 +1,8 @@
+"""Which region, from the environment, as the AWS CLI v2 finds it (no boto3 import: the local service uses it)."""
+
+import os
+
+
+def environment_region() -> str | None:
+    """``AWS_REGION``, else ``AWS_DEFAULT_REGION``: the AWS CLI v2's order (botocore reads only the second)."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
