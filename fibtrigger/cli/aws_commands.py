@@ -133,3 +133,27 @@ def destroy(region: str | None, profile: str | None, **settings: object) -> None
         f"Destroy: {report.count('delete')} deleted, {report.count('update')} updated, "
         f"{report.count('skip')} left alone."
     )
+
+
+@aws_group.command()
+@stack_options
+@function_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the template here (default: stdout).")
+def template(region: str | None, profile: str | None, output: str | None, **settings: object) -> None:
+    """Write the stack as a CloudFormation template (YAML); touches no AWS account.
+
+    The options become the parameters' defaults (--region and --profile are not used: the
+    template is deployed where the pipeline deploys it). Its code comes from S3: upload the zip
+    of `fibtrigger lambda package` and pass CodeBucket and CodeKey.
+    """
+    from ..aws import template as cloudformation
+
+    stack_settings = StackSettings(**settings)  # type: ignore[arg-type]
+    text = cloudformation.render(stack_settings)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    with open(output, "w", encoding="utf-8") as file:
+        file.write(text)
+    resources = len(cloudformation.build(stack_settings)["Resources"])
+    click.echo(f"{output}: {resources} resources; deploy it with CodeBucket and CodeKey set", err=True)
