@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -44,13 +45,13 @@ def lambda_client(service):
     return boto3.client("lambda", endpoint_url=service.url)
 
 
-def aws_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
-    """The AWS CLI installed next to this Python (the test extra), else on PATH."""
+def aws_cli_path() -> str:
+    """The AWS CLI installed next to this Python, else on PATH (not a dependency of fibtrigger)."""
     beside = Path(sys.executable).with_name("aws")
     command = str(beside) if beside.exists() else shutil.which("aws")
     if command is None:
         pytest.skip("no AWS CLI")
-    return subprocess.run([command, *args], capture_output=True, text=True, env=env, timeout=60)
+    return command
 
 
 def test_the_function_active_waiter_and_get_function_agree_with_the_package(service):
@@ -96,22 +97,31 @@ def test_the_deployed_name_invokes_and_its_log_tail_reports_memory(service):
     assert fields["Max Memory Used"].endswith(" MB") and int(fields["Max Memory Used"].split()[0]) > 0
 
 
-def test_the_aws_cli_commands_of_the_docs(service, aws_cli_env, tmp_path):
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "aws.md"
+
+
+def documented_aws_commands() -> list[str]:
+    """The `$ aws lambda ...` lines of docs/aws.md's local-service section."""
+    section = DOCS.read_text().split("## The local Lambda service, as AWS tools see it", 1)[1].split("\n## ", 1)[0]
+    return [line[2:] for line in section.splitlines() if line.startswith("$ aws lambda ")]
+
+
+def test_the_aws_cli_commands_of_the_docs_work(service, aws_cli_env, tmp_path):
+    commands = documented_aws_commands()
+    assert len(commands) == 4
     env = dict(aws_cli_env, AWS_ENDPOINT_URL_LAMBDA=service.url)
-    got = aws_cli("lambda", "get-function", "--function-name", DEPLOYED, env=env)
-    assert got.returncode == 0, got.stderr
-    assert json.loads(got.stdout)["Configuration"]["State"] == "Active"
-    listed = aws_cli("lambda", "list-functions", "--query", "Functions[].FunctionName", "--output", "text", env=env)
-    assert listed.stdout.split() == ["fibtrigger", DEPLOYED, "function"]
     (tmp_path / "payload.json").write_text('{"fib": 30}')
-    out = tmp_path / "out.json"
-    invoked = aws_cli(
-        "lambda", "invoke", "--function-name", DEPLOYED, "--payload", f"fileb://{tmp_path / 'payload.json'}",
-        "--log-type", "Tail", "--query", "LogResult", "--output", "text", str(out), env=env,
-    )
-    assert invoked.returncode == 0, invoked.stderr
-    assert json.loads(out.read_text())["value"] == "832040"
-    assert "Max Memory Used:" in base64.b64decode(invoked.stdout.strip()).decode()
+    results = []
+    for command in commands:
+        shell = command.replace("aws ", f"{shlex.quote(aws_cli_path())} ", 1)
+        results.append(subprocess.run(shell, shell=True, capture_output=True, text=True, env=env, cwd=tmp_path,
+                                      timeout=60))
+    configuration, listing, invoked, refused = results
+    assert configuration.stdout.split() == ["Active", "Successful", DEFAULT_RUNTIME, str(build().size)]
+    assert listing.stdout.split() == [service.function_arn(name) for name in ("fibtrigger", DEPLOYED, "function")]
+    assert invoked.returncode == 0 and "\tMax Memory Used: " in invoked.stdout
+    assert json.loads((tmp_path / "out.json").read_text())["value"] == "832040"
+    assert refused.returncode != 0 and "(UnknownOperationException)" in refused.stderr
 
 
 def test_curl_posts_json_with_its_default_content_type(service):
