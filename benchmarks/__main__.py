@@ -1,5 +1,9 @@
 import sys
 
-from .run import main
+try:
+    from .run import main
 
-sys.exit(main())
+    sys.exit(main())
+except KeyboardInterrupt:
+    print("benchmarks: interrupted", file=sys.stderr)
+    sys.exit(130)

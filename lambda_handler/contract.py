@@ -21,10 +21,18 @@ class ArgumentError(ValueError):
         self.out_of_range = out_of_range
 
 
+# Longer than any limit by far, and short enough for int() (which refuses over 4,300 digits).
+MAX_ARGUMENT_DIGITS = 40
+
+
 def describe(value: object) -> str:
     """A short, safe rendering of a rejected argument for an error message."""
     if value is None:
         return "NULL"
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = int.__int__(value)
+        if number.bit_length() > 256:  # str() refuses ints over 4,300 digits; no message needs them all
+            return f"{'-' if number < 0 else ''}an integer of {number.bit_length()} bits"
     text = repr(value) if isinstance(value, (str, bytes)) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -53,6 +61,9 @@ def parse_fib_text(text: str, limit: int) -> int:
     digits = stripped[1:] if stripped[:1] in "+-" else stripped
     if not digits.isascii() or not digits.isdigit():
         raise ArgumentError(TYPE_MESSAGE.format(limit=limit, got=describe(text)))
+    if len(digits.lstrip("0")) > MAX_ARGUMENT_DIGITS:
+        shown = stripped if len(stripped) <= 40 else stripped[:37] + "..."
+        raise ArgumentError(RANGE_MESSAGE.format(limit=limit, got=shown), out_of_range=stripped[0] != "-")
     return check_fib(int(stripped), limit)
 
 

@@ -89,8 +89,12 @@ def invoke_url(url: str, n: int, session=None, *, timeout: float = DEFAULT_TIMEO
     n = checked(n)
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # an unclosed [IPv6 host, a port that is not a number or out of range
+        usable = False
+    if not usable:
         raise ConfigurationError(
             "--url must be an http(s) URL such as https://abc123.execute-api.us-east-1.amazonaws.com/test/,"
             f" got {url!r}"
@@ -109,7 +113,7 @@ def invoke_url(url: str, n: int, session=None, *, timeout: float = DEFAULT_TIMEO
             "no AWS credentials to sign the request with:"
             " set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
         )
-    match = API_GATEWAY_HOST.fullmatch(parts.hostname)
+    match = API_GATEWAY_HOST.fullmatch(parts.hostname or "")
     region = match.group(1) if match else (session.region_name or FALLBACK_REGION)
     request = AWSRequest(
         method="POST",

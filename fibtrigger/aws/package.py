@@ -9,6 +9,8 @@ from pathlib import Path
 
 from fibtrigger import lambda_function
 
+from ..errors import ConfigurationError
+
 PACKAGE_DIR = Path(lambda_function.__file__).resolve().parent
 # Lambda needs no timestamps; a fixed one makes the zip reproducible.
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
@@ -51,6 +53,10 @@ def build() -> Package:
 
 
 def write(path: str | Path) -> Package:
+    """Build the zip into ``path``; ConfigurationError when it cannot be written there."""
     package = build()
-    Path(path).write_bytes(package.data)
+    try:
+        Path(path).write_bytes(package.data)
+    except OSError as error:
+        raise ConfigurationError(f"cannot write the package to {path}: {error.strerror or error}") from None
     return package

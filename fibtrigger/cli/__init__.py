@@ -39,11 +39,16 @@ def exit_code_of(error: FibtriggerError) -> int:
     return OTHER_ERROR_EXIT
 
 
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report it
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: every error is one line on stderr; 2 for bad input, 1 otherwise."""
+    """Entry point: every error is one line on stderr; 2 for bad input, 1 otherwise, 130 for Ctrl-C."""
     try:
-        # Without standalone mode, click returns a command's Exit code instead of raising it.
-        code = cli.main(args=argv, prog_name="fibtrigger", standalone_mode=False)
+        # Not cli.main(): it turns Ctrl-C into Abort after printing a blank line of its own.
+        args = sys.argv[1:] if argv is None else list(argv)
+        with cli.make_context("fibtrigger", args) as ctx:
+            code = cli.invoke(ctx)
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.exceptions.Abort:
@@ -59,7 +64,16 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"fibtrigger: {_one_line(error)}", err=True)
         return exit_code_of(error)
     except KeyboardInterrupt:
-        return 130
+        click.echo("fibtrigger: interrupted", err=True)
+        return INTERRUPTED_EXIT
+    except Exception as error:  # noqa: BLE001 - the promise: one line, never a traceback
+        # Only the type: the message of an error nobody foresaw might hold a secret.
+        click.echo(
+            f"fibtrigger: unexpected {type(error).__name__}: a fibtrigger bug; "
+            "please report it with the command that caused it",
+            err=True,
+        )
+        return 1
     return code if isinstance(code, int) else 0
 
 

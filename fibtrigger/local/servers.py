@@ -140,7 +140,18 @@ def load(path: str | Path | None = None) -> LocalStack | None:
     stack_file = _stack_file(directory)
     if not stack_file.is_file():
         return None
-    stack = LocalStack(**json.loads(stack_file.read_text()))
+    try:
+        stack = LocalStack(**json.loads(stack_file.read_text()))
+        if not isinstance(stack.db_port, int) or not isinstance(stack.lambda_port, int):
+            raise TypeError("ports are not numbers")
+    except (ValueError, TypeError) as error:  # not JSON, or not the fields `local up` writes
+        reason = "not JSON" if isinstance(error, ValueError) else "not the fields `local up` writes"
+        raise ConfigurationError(
+            f"{stack_file} is not a state file fibtrigger wrote ({reason}): "
+            "stop what it started by hand, then remove it"
+        ) from None
+    except OSError as error:
+        raise ConfigurationError(f"cannot read {stack_file}: {error.strerror or error}") from None
     password_file = directory / PASSWORD_FILE
     if password_file.is_file():
         stack.password = password_file.read_text().strip()
@@ -258,7 +269,7 @@ def up(
     """
     directory = state_dir(path)
     if directory.exists() and not directory.is_dir():
-        raise LocalStackError(f"the state directory {directory} is a file: pass --state-dir DIR (a directory)")
+        raise ConfigurationError(f"the state directory {directory} is not a directory: pass --state-dir DIR")
     account = _service_account()
     # The state directory itself: only its owner lists it; mariadbd's account may pass through it.
     _private_dir(directory, None, 0o711 if account else 0o700)
