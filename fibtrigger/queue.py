@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy.engine import URL
 
 from .config import database_url, masked
-from .database import make_engine, translate
+from .database import Call, make_engine, translate
 from .errors import ConfigurationError
 from .queue_defaults import (  # noqa: F401  (fibtrigger.queue.DEFAULT_* as before)
     DEFAULT_BACKOFF_CAP_SECONDS,
@@ -213,14 +213,16 @@ def _with_connection(url, action):
     if url.get_backend_name() == "sqlite":
         raise ConfigurationError(sqlite_refusal(url))
     engine = make_engine(url, pool_size=1)
+    call = Call()
     try:
         connection = engine.raw_connection()
+        call.connected = True  # before: a driver refusing a URL argument is a ConfigurationError
         try:
             return action(connection)
         finally:
             connection.close()
     except Exception as error:
-        raise translate(error, url) from None
+        raise translate(error, url, call=call, dialect=engine.dialect) from None
     finally:
         engine.dispose()
 
