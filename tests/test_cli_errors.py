@@ -192,12 +192,12 @@ def test_compute_with_a_huge_int_is_a_typed_error(tmp_path):
 
 
 def test_an_unforeseen_error_is_one_line_naming_its_type(capsys, monkeypatch):
-    from fibtrigger.cli import core
+    from fibtrigger import table
 
     def broken(*_args, **_kwargs):
         raise AttributeError("'NoneType' object has no attribute 'secret-detail'")
 
-    monkeypatch.setattr(core, "default_table", broken)
+    monkeypatch.setattr(table, "default_table", broken)
     code, _, err = run(capsys, ["compute", "5"])
     assert code == 1 and "Traceback" not in err and "secret-detail" not in err
     assert err.strip().splitlines() == [
