@@ -6,13 +6,13 @@ the server answers an HTML 500 page. Only the server shows what the CLI meets.
 
 import os
 import re
-import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
+
+from installed_tools import installed_tool
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -20,8 +20,7 @@ _RUNNING = re.compile(r"Running on (http://127\.0\.0\.1:\d+)")
 
 
 def moto_server_command() -> list[str]:
-    beside = Path(sys.executable).with_name("moto_server")
-    found = str(beside) if beside.exists() else shutil.which("moto_server")
+    found = installed_tool("moto_server")
     if found is None:
         pytest.fail("moto_server is missing: install the test extra (moto[server])")
     return [found, "-H", "127.0.0.1", "-p", "0"]

@@ -2,10 +2,7 @@
 
 import json
 import re
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import boto3
 import pytest
@@ -15,6 +12,7 @@ from fibtrigger.aws import template
 from fibtrigger.aws.deploy import deploy
 from fibtrigger.aws.stack import StackSettings
 from fibtrigger.cli import main
+from installed_tools import installed_tool
 from test_aws_deploy import ACCOUNT, CLUSTER, REGION, aws_env, create_cluster, moto, no_sleep, package  # noqa: F401
 
 TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:fibtrigger-ops"
@@ -26,8 +24,7 @@ SETTINGS = [
 
 
 def cfn_lint() -> str:
-    beside = Path(sys.executable).with_name("cfn-lint")
-    found = str(beside) if beside.exists() else shutil.which("cfn-lint")
+    found = installed_tool("cfn-lint")
     if found is None:
         pytest.fail("cfn-lint is missing: install the test extra")
     return found

@@ -6,7 +6,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from botocore.exceptions import ClientError
 from fibtrigger.aws.package import build
 from fibtrigger.aws.stack import DEFAULT_RUNTIME, HANDLER, StackSettings
 from fibtrigger.local.service import LocalLambdaService
+from installed_tools import installed_tool
 
 DEPLOYED = StackSettings().function_name  # fibtrigger-test
 
@@ -46,9 +46,8 @@ def lambda_client(service):
 
 
 def aws_cli_path() -> str:
-    """The AWS CLI installed next to this Python, else on PATH (not a dependency of fibtrigger)."""
-    beside = Path(sys.executable).with_name("aws")
-    command = str(beside) if beside.exists() else shutil.which("aws")
+    """The AWS CLI is not a dependency of fibtrigger: skip without one."""
+    command = installed_tool("aws")
     if command is None:
         pytest.skip("no AWS CLI")
     return command
