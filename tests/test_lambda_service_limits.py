@@ -55,13 +55,7 @@ def push(port: int, head: bytes, filler: bytes) -> bytes:
                 sock.sendall(piece)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        answer = b""
-        try:
-            while chunk := sock.recv(65536):
-                answer += chunk
-        except ConnectionResetError:
-            pass
-        return answer
+        return read_all(sock)
 
 
 @pytest.mark.parametrize(
