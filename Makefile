@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,docs,drivers]'
+	$(BIN)/pip install -q -e '.[test,docs,drivers,aws]'
 	touch $@
 
 demo: $(BIN)/.installed

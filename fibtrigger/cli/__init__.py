@@ -17,6 +17,8 @@ from ..errors import (
 from .app import cli
 
 BAD_INPUT_EXIT = 2
+# What `pip install fibtrigger` leaves out and the aws extra brings.
+AWS_EXTRA_MODULES = frozenset({"boto3", "botocore", "yaml"})
 OTHER_ERROR_EXIT = 1
 
 # Exit codes by error class, the nearest class in an error's MRO deciding: 2 for bad input or
@@ -63,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     except FibtriggerError as error:
         click.echo(f"fibtrigger: {_one_line(error)}", err=True)
         return exit_code_of(error)
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in AWS_EXTRA_MODULES:
+            raise
+        click.echo(f"fibtrigger: this command needs {error.name}: pip install 'fibtrigger[aws]'", err=True)
+        return BAD_INPUT_EXIT
     except KeyboardInterrupt:
         click.echo("fibtrigger: interrupted", err=True)
         return INTERRUPTED_EXIT
