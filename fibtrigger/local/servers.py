@@ -51,9 +51,6 @@ from ..errors import ConfigurationError, LocalStackError
 if TYPE_CHECKING:
     import pymysql
 from . import udf_build
-from .function_api import DEPLOYED_FUNCTION_NAME
-from .proxy import LOCAL_ACCOUNT_ID
-from .service import DEFAULT_REGION
 
 STATE_DIR_ENV = "FIBTRIGGER_STATE_DIR"
 DEFAULT_STATE_DIR = ".fibtrigger"
@@ -113,6 +110,11 @@ class LocalStack:
     @property
     def function_arn(self) -> str:
         """The ARN the local service answers to under the name `fibtrigger aws deploy` would give it."""
+        # The service's modules (http.server and more) load here, not with `fibtrigger local --help`.
+        from .function_api import DEPLOYED_FUNCTION_NAME
+        from .proxy import LOCAL_ACCOUNT_ID
+        from .service import DEFAULT_REGION
+
         region = environment_region() or DEFAULT_REGION
         return f"arn:aws:lambda:{region}:{LOCAL_ACCOUNT_ID}:function:{DEPLOYED_FUNCTION_NAME}"
 
