@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL
 from .bundled import bundled_dir
 from .config import database_url
 from .database import Call, configuring, driver_arguments, translated
+from .schema import sqlite
 
 
 def migrations_dir() -> Path:
@@ -30,6 +31,8 @@ def alembic_config(url: str | URL | None = None) -> Config:
 def migration_engine(url: URL):
     """A plain transactional engine: SQLite runs the whole upgrade in one transaction."""
     driver_url, connect_args = driver_arguments(url)
+    if url.get_backend_name() == "sqlite":
+        connect_args = {**connect_args, "timeout": SQLITE_BUSY_SECONDS}
     with configuring(url):
         return create_engine(driver_url, poolclass=pool.NullPool, connect_args=connect_args)
 
@@ -39,6 +42,29 @@ def upgrade(url: str | URL | None = None, revision: str = "head") -> str | None:
     config = alembic_config(url)
     _run(command.upgrade, config, revision)
     return current(url)
+
+
+def install_once(url: str | URL | None = None) -> None:
+    """Install the schema at head unless it is there: the SQLite default's first use, safe from
+    any number of processes. BEGIN IMMEDIATE takes SQLite's write lock before looking, so one
+    process installs while the others wait (busy timeout) and then find the table."""
+    url = database_url(url)
+    engine = migration_engine(url)
+    try:
+        with translated(url, dialect=engine.dialect) as call, engine.connect() as connection:
+            call.connected = True
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            if connection.exec_driver_sql(sqlite.SELECT_TABLE).first() is None:
+                config = alembic_config(url)
+                config.attributes["connection"] = connection  # migrations/env.py runs on it, inside the lock
+                command.upgrade(config, "head")
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
+# sqlite3's default 5 s is short when several processes install and migrate at once.
+SQLITE_BUSY_SECONDS = 30
 
 
 def upgrade_sql(url: str | URL | None = None, revision: str = "head") -> str:

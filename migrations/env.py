@@ -38,6 +38,11 @@ if context.is_offline_mode():
     context.configure(url=url, literal_binds=True, dialect_opts={"paramstyle": "named"}, **options)
     with context.begin_transaction():
         context.run_migrations()
+elif config.attributes.get("connection") is not None:
+    # fibtrigger.migrate.install_once: a connection that already holds SQLite's write lock.
+    context.configure(connection=config.attributes["connection"], **options)
+    with context.begin_transaction():
+        context.run_migrations()
 else:
     engine = migration_engine(url)
     with engine.connect() as connection:

@@ -75,6 +75,9 @@ OBJECTS = (
 
 INSERT_ROWS = "INSERT INTO fibonacci (fib) VALUES {rows}"
 SELECT_RANGE = "SELECT fib, value FROM fibonacci WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
+SELECT_TABLE = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fibonacci'"
+# A TEMP table named fibonacci would be found before the real one.
+SELECT_TEMP_TABLE = "SELECT 1 FROM temp.sqlite_master WHERE name = 'fibonacci'"
 SELECT_ALL = "SELECT fib, value FROM fibonacci ORDER BY rowid"
 SELECT_LAST_INSERTED = "SELECT value FROM fibonacci WHERE rowid = last_insert_rowid()"
 ROW_PLACEHOLDER = "(?)"
