@@ -334,7 +334,8 @@ def _interrupted(message: str, _url: URL) -> FibtriggerError:
 
 def _lock_wait(message: str, _url: URL) -> FibtriggerError:
     return LockWaitTimeout(
-        f"the statement waited too long for a lock another session holds ({message}) and was rolled back"
+        f"the statement waited too long for a lock another session holds ({message}) and was rolled back; "
+        "the facade waits FibonacciTable(lock_wait_timeout=...) or FIBTRIGGER_LOCK_WAIT_TIMEOUT seconds (5)"
     )
 
 

@@ -14,14 +14,14 @@ from sqlalchemy import text
 from . import backend, check, migrate, repair
 from .config import database_url, masked
 from .database import make_engine, translate, translated
-from .errors import BackendError, FibtriggerError, PermissionDenied, SchemaNotInstalled
+from .errors import BackendError, FibtriggerError, KeyExhausted, PermissionDenied, SchemaNotInstalled
 from .schema import dialect_module, mysql
 
 # The test call's argument and the value its row must hold.
 TEST_FIB, TEST_VALUE = 10, 55
 CALLER_NOTE = "a caller account (INSERT and SELECT on fibonacci) may not read it"
 
-REPAIR_FIX = "run `fibtrigger migrate --repair` as the migrator"
+REPAIR_FIX = "run `fibtrigger migrate --repair` (on MySQL, as the migrator)"
 
 
 @dataclass(frozen=True)
@@ -125,13 +125,16 @@ def _test_call(connection, url) -> Check:
         return Check(name, False, " ".join(str(failure).split()), _fix_for(failure))
     if value is None or int(value) != TEST_VALUE:
         detail = f"INSERT ({TEST_FIB}, NULL) stored {value}, not {TEST_VALUE}"
-        return Check(name, False, detail, "run `fibtrigger migrate`")
+        return Check(name, False, detail, REPAIR_FIX)
     return Check(name, True, f"INSERT ({TEST_FIB}, NULL) stored {TEST_VALUE}, rolled back")
 
 
 def _fix_for(error: FibtriggerError) -> str:
     if isinstance(error, SchemaNotInstalled):
-        return "run `fibtrigger migrate`"
+        # A missing table needs the migrations; a function or trigger missing at head, the repair.
+        return "run `fibtrigger migrate`, and if it is already at head `fibtrigger migrate --repair`"
+    if isinstance(error, KeyExhausted):
+        return REPAIR_FIX
     if isinstance(error, PermissionDenied):
         return "`fibtrigger grants --role caller` prints what the account needs"
     if isinstance(error, BackendError):

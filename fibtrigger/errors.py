@@ -171,6 +171,10 @@ class Deadlock(StatementAborted):
     """The server chose this statement as a deadlock victim and rolled it back: nothing was stored."""
 
 
+class TableShadowed(ConfigurationError):
+    """A session-local TEMPORARY TABLE fibonacci hides the real table: its values would not be computed."""
+
+
 class PermissionDenied(ConfigurationError):
     """The database account lacks a privilege; `fibtrigger grants` prints what each role needs."""
 

@@ -17,12 +17,14 @@ from .config import database_url, masked, raw_url
 from .database import Call, make_engine, translated
 from .errors import (
     BackendError,
+    ConfigurationError,
     DatabaseUnreachable,
     FibtriggerError,
     InvalidArgument,
     OutcomeUnknown,
     ResultMismatch,
     ResultPending,
+    TableShadowed,
     argument_error,
 )
 from .idle_connections import IdleConnections
@@ -35,12 +37,26 @@ FIRST_POLL_SECONDS = 0.001
 POLL_GROWTH = 1.3
 LONGEST_POLL_SECONDS = 0.05
 _CURSOR = "fibtrigger_cursor"  # key in a connection record's info: the cursor the facade reuses
+# How long an insert waits for a lock another session holds (a caller's SELECT ... FOR UPDATE, a
+# backend swap's LOCK TABLES) before LockWaitTimeout, instead of the server's 50 s (InnoDB) or a
+# year (metadata locks). Whole seconds: MySQL's innodb_lock_wait_timeout takes no fraction.
+DEFAULT_LOCK_WAIT_SECONDS = 5
+LOCK_WAIT_ENV = "FIBTRIGGER_LOCK_WAIT_TIMEOUT"
+_LONGEST_LOCK_WAIT = 3600
+# Key in a connection record's info: the lock wait set on that session, once it was also checked
+# for a TEMPORARY TABLE fibonacci (from an init_command, say) hiding the real, triggered table.
+_SESSION = "fibtrigger_session_lock_wait"
 
 
 class FibonacciTable:
     """One database's ``fibonacci`` table. Thread-safe: each call takes a pooled connection."""
 
-    def __init__(self, url: str | URL | None = None, *, engine: Engine | None = None) -> None:
+    def __init__(
+        self, url: str | URL | None = None, *, engine: Engine | None = None, lock_wait_timeout: int | None = None
+    ) -> None:
+        """``lock_wait_timeout``: seconds an insert waits for another session's lock (default
+        FIBTRIGGER_LOCK_WAIT_TIMEOUT, else 5); then it raises LockWaitTimeout and stores nothing."""
+        self.lock_wait_timeout = _lock_wait_seconds(lock_wait_timeout)
         self.engine = engine if engine is not None else make_engine(url)
         self.url = self.engine.url
         self.sql = dialect_module(self.engine.dialect.name)
@@ -106,13 +122,34 @@ class FibonacciTable:
     def _connect(self):
         with translated(self.url, dialect=self.engine.dialect):
             connection = self._idle.get() if self._idle is not None else self.engine.raw_connection()
-        if self._returning is None:
-            try:
+        try:
+            if self._returning is None:
                 self._prepare(connection)
-            except BaseException:
-                connection.close()
-                raise
+            if connection.info.get(_SESSION) != self.lock_wait_timeout:
+                self._prepare_session(connection)
+        except BaseException:
+            connection.close()
+            raise
         return connection
+
+    def _prepare_session(self, connection) -> None:
+        """Once per connection: bound lock waits, and make sure `fibonacci` is the triggered table."""
+        with translated(self.url, dialect=self.engine.dialect, call=Call(connected=True)):
+            cursor = _cursor(connection)
+            if self._is_sqlite:
+                cursor.execute(self.sql.SELECT_TEMP_TABLE)
+                shadowed = cursor.fetchone() is not None
+            else:
+                cursor.execute(self.sql.SET_LOCK_WAITS.format(seconds=self.lock_wait_timeout))
+                cursor.execute(self.sql.SHOW_CREATE_TABLE)
+                shadowed = self.sql.TEMPORARY_TABLE_MARK in str(cursor.fetchone()[1]).upper()
+        if shadowed:
+            raise TableShadowed(
+                "this session has a TEMPORARY TABLE fibonacci (created by an init_command in the URL, or by "
+                "other code on the same connection), which hides the real table and its triggers: its values "
+                "would not be computed. Drop it, or remove what creates it"
+            )
+        connection.info[_SESSION] = self.lock_wait_timeout
 
     def _release(self, connection, *, reusable: bool = True) -> None:
         if self._idle is not None and reusable:
@@ -127,11 +164,11 @@ class FibonacciTable:
             if self._is_sqlite:
                 # The embedded default installs itself; MySQL migrations stay explicit.
                 cursor = connection.cursor()
-                cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fibonacci'")
+                cursor.execute(self.sql.SELECT_TABLE)
                 if cursor.fetchone() is None:
                     from . import migrate  # Alembic loads only when a database needs installing
 
-                    migrate.upgrade(self.url)
+                    migrate.install_once(self.url)
                 self._returning = False
             else:
                 dialect = self.engine.dialect
@@ -151,7 +188,9 @@ class FibonacciTable:
     def _insert_rows(self, arguments: list[int], batch_size: int, waiting: dict[int, int]) -> list[int]:
         connection = self._connect()
         batches = [arguments[i : i + batch_size] for i in range(0, len(arguments), batch_size)]
-        in_transaction = len(batches) > 1
+        # SQLite: always, so that a row whose value came back NULL (its fill trigger dropped by
+        # hand) is rolled back with the error instead of staying behind.
+        in_transaction = len(batches) > 1 or self._is_sqlite
         call = Call.inserting(len(arguments), in_transaction=in_transaction)
         # After a failed transaction the connection goes back to the pool, not to the idle stack.
         reusable = not in_transaction
@@ -295,6 +334,21 @@ def _iterable(values: Any) -> Iterable:
         except TypeError:
             pass
     raise InvalidArgument(f"compute_many takes an iterable of integers (a list, say), got {describe(values)}")
+
+
+def _lock_wait_seconds(seconds: int | None) -> int:
+    if seconds is None:
+        text = os.environ.get(LOCK_WAIT_ENV, "").strip()
+        if not text:
+            return DEFAULT_LOCK_WAIT_SECONDS
+        if not text.isascii() or not text.isdigit():
+            raise ConfigurationError(f"{LOCK_WAIT_ENV} must be whole seconds, got {describe(text)}")
+        seconds = int(text)
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= _LONGEST_LOCK_WAIT:
+        raise ConfigurationError(
+            f"lock_wait_timeout must be whole seconds from 1 to {_LONGEST_LOCK_WAIT}, got {describe(seconds)}"
+        )
+    return seconds
 
 
 def _check_batch_size(batch_size: object) -> None:

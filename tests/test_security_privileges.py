@@ -292,7 +292,7 @@ def test_an_exhausted_id_is_typed_diagnosed_and_repaired(accounts, caller_setup,
         assert exit_code_of(caught.value) == 1
         line = _doctor_line(capsys, as_migrator, "hidden id")
         assert line.startswith("FAIL hidden id:") and "exhausted" in line
-        assert line.endswith("-> run `fibtrigger migrate --repair` as the migrator")
+        assert line.endswith("-> run `fibtrigger migrate --repair` (on MySQL, as the migrator)")
         assert main(["--database-url", as_migrator.render_as_string(hide_password=False), "migrate", "--repair"]) == 0
         assert "hidden ids renumbered" in capsys.readouterr().out
         assert _doctor_line(capsys, as_migrator, "hidden id").startswith("ok   hidden id: next id ")

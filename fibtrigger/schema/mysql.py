@@ -190,6 +190,12 @@ INSERT_ROWS_RETURNING = "INSERT INTO fibonacci (fib) VALUES {rows} RETURNING fib
 # (multi-primary replication) a statement's ids step by it; MOD skips other primaries' rows.
 SELECT_ID_STEP = "SELECT @@auto_increment_increment"
 SELECT_RANGE = "SELECT fib, value, id FROM fibonacci WHERE id BETWEEN %s AND %s AND MOD(id - %s, %s) = 0 ORDER BY id"
+# Once per facade connection: bound lock waits (InnoDB row locks, and metadata locks such as
+# the swap's LOCK TABLES), and see that `fibonacci` is not a TEMPORARY TABLE hiding the real
+# one (a temporary table can have no triggers). SHOW CREATE TABLE says which in both servers.
+SET_LOCK_WAITS = "SET SESSION innodb_lock_wait_timeout = {seconds:d}, lock_wait_timeout = {seconds:d}"
+SHOW_CREATE_TABLE = "SHOW CREATE TABLE fibonacci"
+TEMPORARY_TABLE_MARK = "CREATE TEMPORARY TABLE"
 SELECT_ALL = "SELECT fib, value FROM fibonacci ORDER BY id"
 # doctor's test call reads back the row it inserted (and then rolls back).
 SELECT_LAST_INSERTED = "SELECT value FROM fibonacci WHERE id = LAST_INSERT_ID()"
