@@ -1,7 +1,7 @@
 """Connections a FibonacciTable keeps checked out between its calls.
 
-SQLAlchemy's pool checkout and check-in cost about 25 us of a 180 us
-``compute()`` (benchmarks/, row 2). A table that made its own engine keeps
+SQLAlchemy's pool checkout and check-in are a large share of a ``compute()``
+(benchmarks/, row 2). A table that made its own engine keeps
 the connections it used on a LIFO stack instead, still checked out of that
 engine's pool, so the pool's size limits stay in force. Before reuse, each one
 gets the same check the pool would give it (``liveness.check``, or nothing for

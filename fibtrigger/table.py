@@ -372,7 +372,7 @@ def _rollback_quietly(connection) -> None:
 
 _tables: dict[str, FibonacciTable] = {}
 # The same tables by the URL text as given and the working directory (a relative SQLite path
-# depends on it): found without parsing the URL, which cost ~15 us of every compute() call.
+# depends on it): found without parsing the URL, which would cost every compute() call.
 _tables_by_text: dict[tuple[str, str], FibonacciTable] = {}
 _tables_by_engine: "weakref.WeakKeyDictionary[Engine, FibonacciTable]" = weakref.WeakKeyDictionary()
 _tables_lock = threading.Lock()

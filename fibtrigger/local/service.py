@@ -548,7 +548,6 @@ class LocalLambdaService:
     # -- connections -------------------------------------------------------------------
 
     def _opened(self, connection: "_RequestHandler") -> None:
-        self._metrics.count(connections=1)
         with self._connections_changed:
             self._connections.add(connection)
 
@@ -590,6 +589,9 @@ class _Server(ThreadingHTTPServer):
             self.service._turn_away(request)
             self.shutdown_request(request)
             return
+        # Counted here, in accept order on the serving thread: counted in the connection's own
+        # thread, an earlier connection could be counted after a later one was answered.
+        self.service._metrics.count(connections=1)
         try:
             super().process_request(request, client_address)
         except BaseException:
@@ -692,7 +694,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         try:
             line = http_request.parse_request_line(self.raw_requestline)
             self.command, self.path, self.request_version = line.method, line.target, line.version
-            if self.path.startswith("//"):  # as http.server does (gh-87389)
+            if self.path.startswith("//"):  # as http.server does: never a scheme-relative URL
                 self.path = "/" + self.path.lstrip("/")
             self.headers = headers = http_request.read_headers(self.rfile)
         except http_request.BadRequest as bad:

@@ -201,7 +201,7 @@ SELECT_ALL = "SELECT fib, value FROM fibonacci ORDER BY id"
 SELECT_LAST_INSERTED = "SELECT value FROM fibonacci WHERE id = LAST_INSERT_ID()"
 
 
-# ---- The backend swap (issue 4) --------------------------------------------
+# ---- The backend swap -------------------------------------------------------
 # Both triggers compute with one expression: `fibcomp(NEW.fib)` for the sql
 # backend, `fiblambda('<function ARN>', NEW.fib)` for the lambda backend. The
 # argument check above runs first either way, so a bad argument never reaches
