@@ -9,6 +9,7 @@ The CLI maps these to exit codes (fibtrigger.cli.EXIT_CODES); the library attach
     │   ├── PermissionDenied                the account lacks a privilege (see `fibtrigger grants`)
     │   ├── AccessDenied                    the server refused the account (user, password, host)
     │   ├── DatabaseNotFound                the URL's database does not exist
+    │   ├── TableShadowed                   a TEMPORARY TABLE fibonacci hides the real one
     │   └── AwsCredentialsMissing (AwsError)
     ├── SchemaNotInstalled                  the table, fibcomp or a trigger is missing
     ├── LambdaSyncUnavailable               the server has no lambda_sync
