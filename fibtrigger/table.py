@@ -100,15 +100,15 @@ class FibonacciTable:
             return []
         return self._insert(arguments, batch_size=batch_size, timeout=timeout)
 
-    def rows(self) -> list[tuple[int, int]]:
-        """Every stored (fib, value) pair, oldest first."""
+    def rows(self) -> list[tuple[int, int | None]]:
+        """Every stored (fib, value) pair, oldest first; value is None while the queue backend has it waiting."""
         connection = self._connect()
         reusable = False
         try:
             with translated(self.url, dialect=self.engine.dialect, call=Call(connected=True)):
                 cursor = _cursor(connection)
                 cursor.execute(self.sql.SELECT_ALL)
-                stored = [(int(fib), int(value)) for fib, value in cursor.fetchall()]
+                stored = [(int(fib), None if value is None else int(value)) for fib, value in cursor.fetchall()]
             reusable = True
             return stored
         finally:

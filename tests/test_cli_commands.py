@@ -131,3 +131,20 @@ def _count(connection) -> int:
     cursor.execute("SELECT COUNT(*) FROM fibonacci")
     return cursor.fetchone()[0]
 
+
+
+@pytest.mark.mysql
+def test_on_the_queue_backend_doctor_expects_a_waiting_row_and_table_shows_null(empty_mysql_url, mysql_databases):
+    url = empty_mysql_url.render_as_string(hide_password=False)
+    migrate.upgrade(empty_mysql_url)
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:fibtrigger"
+    assert fibtrigger("backend", "queue", "--function-arn", arn, "--database-url", url).returncode == 0
+    raw = mysql_databases.admin(empty_mysql_url.database)
+    raw.cursor().execute("INSERT INTO fibonacci VALUES (5, null)")
+    raw.close()
+    report = json.loads(fibtrigger("doctor", "--json", "--database-url", url).stdout)
+    checks = {check["name"]: check for check in report["checks"]}
+    assert report["ok"] and checks["backend"]["status"] == "ok", report
+    assert checks["test call"]["detail"] == "INSERT (10, NULL) queued for a worker, rolled back"
+    assert json.loads(fibtrigger("table", "--json", "--database-url", url).stdout) == [{"fib": 5, "value": None}]
+    assert "|   5 |  NULL |" in fibtrigger("table", "--database-url", url).stdout

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fibtrigger.lambda_function.contract import ArgumentError, check_fib, parse_fib_text
+from fibtrigger.lambda_function.contract import AnswerError, ArgumentError, answer_value, check_fib, parse_fib_text
 
 
 class Sneaky(int):
@@ -37,3 +37,40 @@ def test_out_of_range_is_flagged():
     with pytest.raises(ArgumentError) as caught:
         check_fib(-1, 312)
     assert not caught.value.out_of_range
+
+
+# ---- checking an answer, as fiblambda and the queue's workers do -----------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"fib": 10, "value": "55"},
+        {"fib": 10.0, "value": "55", "number": 55},
+        {"fib": 10, "value": "0055"},
+    ],
+)
+def test_a_good_answer_gives_its_exact_value(answer):
+    assert answer_value(answer, 10) == 55
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ["55"],
+        {"fib": 11, "value": "55"},
+        {"fib": True, "value": "1"},
+        {"fib": "10", "value": "55"},
+        {"fib": 10, "value": 55},
+        {"fib": 10, "value": ""},
+        {"fib": 10, "value": "5" * 66},
+        {"fib": 10, "value": "-55"},
+        {"fib": 10, "value": "5.5"},
+        {"fib": 10, "value": "\u0665\u0665"},
+        {"fib": 10, "value": "55", "number": 54},
+        {"errorType": "ArgumentError", "errorMessage": "bad"},
+    ],
+)
+def test_a_malformed_answer_is_refused(answer):
+    with pytest.raises(AnswerError):
+        answer_value(answer, 10)

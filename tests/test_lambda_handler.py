@@ -321,3 +321,35 @@ def test_cold_import_loads_only_what_it_needs():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# ---- the batch event (the queue backend's workers) ------------------------------------
+
+
+def test_batch_event_answers_each_item_in_order_with_its_own_error(log_lines):
+    answer = run({"fibs": [3, 10, 312, -1, "7", True]}, Context(), {}, log_lines.append)
+    results = answer["results"]
+    assert results[:3] == [events_result(3), events_result(10), events_result(312)]
+    assert [item["errorType"] for item in results[3:]] == ["ArgumentError"] * 3
+    assert results[3]["errorMessage"] == RANGE_MESSAGE.format(limit=DECIMAL65_MAX_FIB, got=-1)
+    record = json.loads(log_lines[-1])
+    assert record["event"] == "batch" and record["items"] == 6 and record["itemErrors"] == 3
+
+
+@pytest.mark.parametrize(
+    "event, message",
+    [
+        ({"fibs": 5}, "fibs must be a JSON array of at most 1000 integers, got a JSON number"),
+        ({"fibs": list(range(1001))}, "got 1001 items"),
+        ({"fibs": [1], "fib": 2}, "not both"),
+    ],
+)
+def test_a_malformed_batch_is_a_function_error(event, message):
+    with pytest.raises(ArgumentError, match=message):
+        run(event, Context(), {}, None)
+
+
+def events_result(n):
+    from fibtrigger.lambda_function.events import result
+
+    return result(n, fibonacci(n))

@@ -42,7 +42,13 @@ class WorkerSettings:
     poll_seconds: float = DEFAULT_POLL_SECONDS  # how often an idle worker looks for due rows
     backoff_seconds: float = queue.DEFAULT_BACKOFF_SECONDS
     backoff_cap_seconds: float = queue.DEFAULT_BACKOFF_CAP_SECONDS
-    invoke_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    invoke_timeout_seconds: float | None = None  # None: half the lease, at most 30 s
+
+    @property
+    def call_timeout(self) -> float:
+        if self.invoke_timeout_seconds is not None:
+            return self.invoke_timeout_seconds
+        return min(DEFAULT_TIMEOUT_SECONDS, self.lease_seconds / 2)
 
     def check(self) -> "WorkerSettings":
         if not 1 <= self.batch_size <= MAX_BATCH_ITEMS:
@@ -50,12 +56,12 @@ class WorkerSettings:
         if not 1 <= self.max_attempts <= 1000:
             raise InvalidArgument(f"max attempts must be between 1 and 1000, got {self.max_attempts}")
         # The call must end before the lease does, or another worker could take the rows meanwhile.
-        if not self.lease_seconds > self.invoke_timeout_seconds:
+        if not self.lease_seconds > self.call_timeout > 0:
             raise InvalidArgument(
                 f"the lease ({self.lease_seconds:g} s) must be longer than the call's timeout "
-                f"({self.invoke_timeout_seconds:g} s)"
+                f"({self.call_timeout:g} s), which must be positive"
             )
-        for name in ("poll_seconds", "backoff_seconds", "backoff_cap_seconds", "invoke_timeout_seconds"):
+        for name in ("poll_seconds", "backoff_seconds", "backoff_cap_seconds"):
             if not getattr(self, name) > 0:
                 raise InvalidArgument(f"{name.replace('_', ' ')} must be positive, got {getattr(self, name)}")
         return self
@@ -119,7 +125,7 @@ class Worker:
         """Work until ``stop()``; with ``once``, until every row waiting at start is done or failed."""
         try:
             invoker = self._invoker or BatchInvoker(
-                self._function_arn(), timeout=self.settings.invoke_timeout_seconds
+                self._function_arn(), timeout=self.settings.call_timeout
             )
             horizon = self._database(queue.last_waiting_id) if self.settings.once else None
             if self.settings.once and horizon is None:

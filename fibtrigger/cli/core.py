@@ -72,9 +72,9 @@ def fib_arguments(texts: list[str], limit: int) -> list[int]:
     return arguments
 
 
-def rows_as_json(rows: list[tuple[int, int]]) -> str:
-    """value as a string of digits, as the Lambda answers: exact in every JSON parser."""
-    return json.dumps([{"fib": fib, "value": str(value)} for fib, value in rows])
+def rows_as_json(rows: list[tuple[int, int | None]]) -> str:
+    """value as a string of digits, as the Lambda answers: exact in every JSON parser; null while queued."""
+    return json.dumps([{"fib": fib, "value": None if value is None else str(value)} for fib, value in rows])
 
 
 # ignore_unknown_options lets "-1" reach the argument check instead of reading as a flag.
@@ -108,9 +108,9 @@ def compute(ctx: click.Context, numbers: tuple[str, ...], database_url: str | No
         click.echo(value)
 
 
-def render_table(rows: list[tuple[int, int]]) -> str:
-    """Rows as the MySQL client shows them: ruled, a header, right-aligned numbers."""
-    cells = [(str(fib), str(value)) for fib, value in rows]
+def render_table(rows: list[tuple[int, int | None]]) -> str:
+    """Rows as the MySQL client shows them: ruled, a header, right-aligned numbers, NULL while queued."""
+    cells = [(str(fib), "NULL" if value is None else str(value)) for fib, value in rows]
     widths = [max(len(row[i]) for row in [("fib", "value"), *cells]) for i in range(2)]
     rule = f"+-{'-' * widths[0]}-+-{'-' * widths[1]}-+"
     header = f"| {'fib':<{widths[0]}} | {'value':<{widths[1]}} |"

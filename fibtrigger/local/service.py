@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TextIO
 from urllib.parse import parse_qs, unquote
 
+from fibtrigger.lambda_function.contract import BATCH_KEY
 from fibtrigger.lambda_function.settings import SettingError, max_fib
 
 from ..arn import FunctionReference, NotAnArn, is_function_name, parse_function
@@ -75,6 +76,7 @@ COUNTERS = (
     "requests",  # HTTP requests answered, every route
     "connections",  # TCP connections accepted (few, when clients keep them alive)
     "invocations",  # handler calls
+    "batch_items",  # arguments sent in batch events {"fibs": [...]} (the queue backend's workers)
     "errors",  # requests answered with an error: 4xx, 5xx, or a function error
     "function_errors",  # handler calls that raised (X-Amz-Function-Error, or API Gateway's 502)
     "client_errors",  # 4xx answers
@@ -101,9 +103,10 @@ class Metrics:
             for name, delta in deltas.items():
                 self._counts[name] += delta
 
-    def invoked(self, invocation: Invocation, *, asynchronous: bool = False) -> None:
+    def invoked(self, invocation: Invocation, *, asynchronous: bool = False, items: int = 0) -> None:
         with self._lock:
             self._counts["invocations"] += 1
+            self._counts["batch_items"] += items
             self._duration_total += invocation.duration_ms
             self._duration_max = max(self._duration_max, invocation.duration_ms)
             self._duration_buckets[bisect.bisect_left(prometheus.DURATION_BUCKETS, invocation.duration_ms / 1000)] += 1
@@ -456,7 +459,7 @@ class LocalLambdaService:
             request_id=request_id,
             client_context=client_context,
         )
-        self._metrics.invoked(invocation)
+        self._metrics.invoked(invocation, items=_batch_items(event))
         payload, function_error = invocation.payload()
         headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST"), *common]
         if function_error is not None:
@@ -787,6 +790,12 @@ def _http_date() -> str:
         text = email.utils.formatdate(now, usegmt=True)
         _date_cache = (now, text)
     return text
+
+
+def _batch_items(event: object) -> int:
+    """How many arguments a batch event carries (0 for any other event)."""
+    items = event.get(BATCH_KEY) if isinstance(event, dict) else None
+    return len(items) if isinstance(items, list) else 0
 
 
 def _client_context(header: str | None) -> object:
