@@ -2,6 +2,7 @@
 run the documented commands and compare what they print with what the page shows. The MySQL
 quickstart runs verbatim too, with the mariadb client, under unique names."""
 
+import doctest
 import os
 import re
 import shlex
@@ -151,3 +152,17 @@ def test_the_readme_mysql_quickstart_runs_verbatim(mysql_server_url):
              f" DROP USER IF EXISTS '{caller}'@'%'"],
             check=True, timeout=60,
         )
+
+
+@pytest.mark.mysql
+def test_the_readme_python_session_prints_what_it_shows(mysql_url, monkeypatch):
+    """The README's >>> lines, run by doctest against a migrated MySQL-family database."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    session = readme.split("## Python")[1].split("```python\n")[1].split("```")[0]
+    test = doctest.DocTestParser().get_doctest(session, {}, "README.md: Python", "README.md", 0)
+    assert len(test.examples) >= 4
+    monkeypatch.setenv("FIBTRIGGER_DATABASE_URL", mysql_url.render_as_string(hide_password=False))
+    runner = doctest.DocTestRunner()
+    failures: list[str] = []
+    runner.run(test, out=failures.append)
+    assert runner.summarize(verbose=False).failed == 0, "".join(failures)
