@@ -19,3 +19,10 @@ def test_generated_page_is_current(page, monkeypatch, capsys):
 def test_readme_is_at_most_200_lines():
     lines = (ROOT / "README.md").read_text(encoding="utf-8").count("\n")
     assert lines <= 200, f"README.md has {lines} lines: move detail into docs/"
+
+
+def test_the_cli_reference_keeps_its_conventions():
+    # The hand-written part above the generated one: regenerating with an old copy drops it.
+    page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    for convention in ("## Conventions", "--json", "compute -", "_FIBTRIGGER_COMPLETE", "Exit 2"):
+        assert convention in page.split("<!-- [[[cog")[0], convention
