@@ -14,6 +14,11 @@ from .errors import ConfigurationError
 
 DATABASE_URL_ENV = "FIBTRIGGER_DATABASE_URL"
 DEFAULT_URL = "sqlite:///fibtrigger.db"
+# How long the facade's inserts wait for a lock another session holds (a caller's SELECT ... FOR
+# UPDATE, a backend swap's LOCK TABLES) before LockWaitTimeout, instead of the server's 50 s
+# (InnoDB) or a year (metadata locks). Whole seconds: innodb_lock_wait_timeout takes no fraction.
+LOCK_WAIT_ENV = "FIBTRIGGER_LOCK_WAIT_TIMEOUT"
+DEFAULT_LOCK_WAIT_SECONDS = 5
 
 
 def raw_url(url: str | URL | None = None) -> str | URL:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL, Engine
 from fibtrigger.lambda_function.contract import RANGE_MESSAGE
 
 from . import liveness
-from .config import database_url, masked
+from .config import DEFAULT_LOCK_WAIT_SECONDS, LOCK_WAIT_ENV, database_url, masked
 from .errors import (
     AccessDenied,
     BackendError,
@@ -335,7 +335,8 @@ def _interrupted(message: str, _url: URL) -> FibtriggerError:
 def _lock_wait(message: str, _url: URL) -> FibtriggerError:
     return LockWaitTimeout(
         f"the statement waited too long for a lock another session holds ({message}) and was rolled back; "
-        "the facade waits FibonacciTable(lock_wait_timeout=...) or FIBTRIGGER_LOCK_WAIT_TIMEOUT seconds (5)"
+        f"the facade waits FibonacciTable(lock_wait_timeout=...) or {LOCK_WAIT_ENV} seconds "
+        f"({DEFAULT_LOCK_WAIT_SECONDS} by default)"
     )
 
 

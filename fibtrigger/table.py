@@ -13,7 +13,7 @@ from sqlalchemy.engine import URL, Engine
 from fibtrigger.lambda_function.contract import ArgumentError, check_fib, describe
 
 from . import liveness
-from .config import database_url, masked, raw_url
+from .config import DEFAULT_LOCK_WAIT_SECONDS, LOCK_WAIT_ENV, database_url, masked, raw_url
 from .database import Call, make_engine, translated
 from .errors import (
     BackendError,
@@ -37,11 +37,6 @@ FIRST_POLL_SECONDS = 0.001
 POLL_GROWTH = 1.3
 LONGEST_POLL_SECONDS = 0.05
 _CURSOR = "fibtrigger_cursor"  # key in a connection record's info: the cursor the facade reuses
-# How long an insert waits for a lock another session holds (a caller's SELECT ... FOR UPDATE, a
-# backend swap's LOCK TABLES) before LockWaitTimeout, instead of the server's 50 s (InnoDB) or a
-# year (metadata locks). Whole seconds: MySQL's innodb_lock_wait_timeout takes no fraction.
-DEFAULT_LOCK_WAIT_SECONDS = 5
-LOCK_WAIT_ENV = "FIBTRIGGER_LOCK_WAIT_TIMEOUT"
 _LONGEST_LOCK_WAIT = 3600
 # Key in a connection record's info: the lock wait set on that session, once it was also checked
 # for a TEMPORARY TABLE fibonacci (from an init_command, say) hiding the real, triggered table.
