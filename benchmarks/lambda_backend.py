@@ -3,6 +3,8 @@
 import http.client
 import json
 import tempfile
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -25,15 +27,21 @@ AGAINST = "backend `sql` (fibcomp), same inserts, same private server"
 
 
 def row(settings: Settings) -> Row:
+    return on_local_stack(settings, lambda stack: _measure(stack, settings), _unavailable)
+
+
+def on_local_stack(settings: Settings, measure: Callable[[Any], Row], unavailable: Callable[[str], Row]) -> Row:
+    """``measure(stack)`` on a private `fibtrigger local up` stack, stopped afterwards; in --quick,
+    or when the stack does not start, ``unavailable(reason)``."""
     if not settings.lambda_backend:
-        return _unavailable("not run: --quick does not start the private mariadbd")
+        return unavailable("not run: --quick does not start the private mariadbd")
     with tempfile.TemporaryDirectory(prefix="fibtrigger-bench-stack-") as directory:
         try:
             stack = local_stack.up(directory, db_port=0, lambda_port=0)
         except FibtriggerError as error:
-            return _unavailable(f"the local stack did not start: {error}")
+            return unavailable(f"the local stack did not start: {error}")
         try:
-            return _measure(stack, settings)
+            return measure(stack)
         finally:
             local_stack.down(directory)
 

@@ -2,7 +2,6 @@
 
 import os
 import statistics
-import tempfile
 import threading
 import time
 
@@ -10,11 +9,10 @@ from sqlalchemy.engine import make_url
 
 from fibtrigger import backend, migrate
 from fibtrigger.aws.worker import Worker, WorkerSettings
-from fibtrigger.errors import FibtriggerError
 from fibtrigger.local import servers as local_stack
 from fibtrigger.table import FibonacciTable
 
-from .lambda_backend import FUNCTION_ARN
+from .lambda_backend import FUNCTION_ARN, on_local_stack
 from .model import Figure, Row, Settings, at_least
 from .timing import compared, interleave
 
@@ -29,24 +27,20 @@ LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test
 
 
 def row(settings: Settings) -> Row:
-    if not settings.lambda_backend:
-        return _unavailable("not run: --quick does not start the private mariadbd")
-    with tempfile.TemporaryDirectory(prefix="fibtrigger-bench-queue-") as directory:
-        try:
-            stack = local_stack.up(directory, db_port=0, lambda_port=0)
-        except FibtriggerError as error:
-            return _unavailable(f"the local stack did not start: {error}")
-        saved = {name: os.environ.get(name) for name in (*LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL_LAMBDA")}
-        os.environ.update(LOCAL_CREDENTIALS, AWS_ENDPOINT_URL_LAMBDA=stack.lambda_endpoint)
-        try:
-            return _measure(stack)
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            local_stack.down(directory)
+    return on_local_stack(settings, _measure_with_credentials, _unavailable)
+
+
+def _measure_with_credentials(stack) -> Row:
+    saved = {name: os.environ.get(name) for name in (*LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL_LAMBDA")}
+    os.environ.update(LOCAL_CREDENTIALS, AWS_ENDPOINT_URL_LAMBDA=stack.lambda_endpoint)
+    try:
+        return _measure(stack)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _measure(stack) -> Row:

@@ -335,3 +335,53 @@ def test_swaps_under_load_leave_no_wrong_and_no_null_row(url, raw, service):
     found = rows(raw)
     assert len(found) > 50
     assert all(value == fibonacci(fib) and state == "done" for fib, value, state, _ in found)
+
+
+def test_swaps_between_sql_lambda_and_queue_under_load(lambda_stack, aws_env, monkeypatch):
+    """On `fibtrigger local up` (lambda_sync to the local service): every backend in turn while
+    three threads insert and a worker runs; leaving the queue for lambda computes the waiting rows
+    through lambda_sync."""
+    for name, value in {**aws_env, "AWS_ENDPOINT_URL_LAMBDA": lambda_stack.lambda_endpoint}.items():
+        monkeypatch.setenv(name, value)
+    url = lambda_stack.database_url
+    migrate.upgrade(url)
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:fibtrigger"
+    backend.use_queue(url, arn)
+    worker, thread, _ = running_worker(url)
+    stop_inserting = threading.Event()
+    failures: list[Exception] = []
+
+    def insert(offset):
+        n = offset
+        while not stop_inserting.is_set():
+            try:
+                assert compute(n % 313, url=url, timeout=30) == fibonacci(n % 313)
+            except Exception as error:  # noqa: BLE001 - collected for the assertion below
+                failures.append(error)
+            n += 7
+
+    inserters = [threading.Thread(target=insert, args=(offset,)) for offset in range(3)]
+    for inserter in inserters:
+        inserter.start()
+    try:
+        for use in (backend.use_sql, backend.use_lambda, backend.use_queue, backend.use_lambda, backend.use_queue):
+            time.sleep(0.3)
+            assert (use(url) if use is backend.use_sql else use(url, arn)).changed
+        time.sleep(0.3)
+        backend.use_sql(url)
+    finally:
+        stop_inserting.set()
+        for inserter in inserters:
+            inserter.join(60)
+        stop(worker, thread)
+    assert not failures, failures[:3]
+    admin = lambda_stack_admin(lambda_stack)
+    found = rows(admin)
+    admin.close()
+    assert len(found) > 30 and all(value == fibonacci(fib) and state == "done" for fib, value, state, _ in found)
+
+
+def lambda_stack_admin(stack):
+    from fibtrigger.local import servers
+
+    return servers.admin_connection(stack, "fibtrigger")
