@@ -9,7 +9,7 @@ from sqlalchemy import CHAR, CheckConstraint, Column, Enum, Index, Integer, Meta
 from sqlalchemy import Table as MetadataTable
 from sqlalchemy.dialects.mysql import BIGINT, DATETIME, DECIMAL, SMALLINT
 
-from fibtrigger.lambda_function.contract import DECIMAL65_MAX_FIB, RANGE_MESSAGE
+from fibtrigger.lambda_function.contract import DECIMAL65_DIGITS, DECIMAL65_MAX_FIB, RANGE_MESSAGE
 
 from .objects import StoredFunction, Table, Trigger
 
@@ -223,13 +223,13 @@ def lambda_compute(function_arn: str) -> str:
 # JSON number equal to it; no other key, and no key twice. Anything else is refused with SIGNAL,
 # so a wrong value is never stored. Duplicated keys are not visible through JSON_EXTRACT (MySQL
 # keeps the last, MariaDB the first, and only MariaDB's JSON_LENGTH counts them), so the text's
-# double quotes are counted: once the types are checked, `value` is the one string, and every
-# other '"' belongs to a key (an escaped quote in a key changes no count: it needs a backslash
-# and makes a key of another name). Aurora returns a function error as a payload
+# double quotes are counted: once the types are checked, `value` is the one string, so the text
+# holds exactly 2 per key and 2 for the value (an escaped quote in a key adds one: refused too).
+# The Python twin, for answers a worker parses, is contract.answer_value. Aurora returns a function error as a payload
 # ({"errorMessage", "errorType"}) rather than an SQL error, so it is recognised first.
 # No `->>` and no JSON_VALUE ... RETURNING: MariaDB has neither. MySQL's MESSAGE_TEXT holds 128
 # characters, hence LEFT(..., 128).
-VALUE_DIGITS = 65
+VALUE_DIGITS = DECIMAL65_DIGITS
 ANSWER_MESSAGES = {
     "not_json": "Lambda function returned no JSON object: ",
     "error": "Lambda function error: ",
