@@ -273,8 +273,12 @@ def up(
     if directory.exists() and not directory.is_dir():
         raise ConfigurationError(f"the state directory {directory} is not a directory: pass --state-dir DIR")
     account = _service_account()
-    # The state directory itself: only its owner lists it; mariadbd's account may pass through it.
-    _private_dir(directory, None, 0o711 if account else 0o700)
+    if directory.is_dir():
+        # A directory the user chose keeps its mode, but mariadbd's account must pass through it.
+        _private_dir(directory, None, stat.S_IMODE(directory.stat().st_mode) | (stat.S_IXOTH if account else 0))
+    else:
+        # Made here: only its owner lists it; mariadbd's account may pass through it.
+        _private_dir(directory, None, 0o711 if account else 0o700)
     stack = load(directory)
     if stack is None:
         stack = LocalStack(
