@@ -28,7 +28,7 @@ from .throwaway_database import ThrowawayDatabase, connect, server_url
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # Where an ad-hoc full run writes (ignored by git), so `make bench` leaves tracked files alone.
 RUNS_DIR = Path(__file__).resolve().parent / "runs"
-ROW_NUMBERS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11")
+ROW_NUMBERS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     step("8", lambda: [package_and_import.row(settings)])
     step("10", lambda: [package_and_import.fibtrigger_import_row(settings)])
     step("11", lambda: [queue_backend.row(settings)])
+    step("12", lambda: [package_and_import.cli_start_row(settings)])
 
     rows.sort(key=lambda row: (int(row.number.rstrip("s")), row.number))
     run = {

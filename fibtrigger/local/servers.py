@@ -38,8 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -523,6 +521,9 @@ def _service_status(stack: LocalStack) -> ComponentStatus:
 
 def lambda_metrics(stack: LocalStack) -> dict | None:
     """The service's GET /metrics, or None when it does not answer."""
+    import urllib.error  # with http.client and ssl: loaded here, not by `fibtrigger --help`
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"{stack.lambda_endpoint}/metrics", timeout=2) as response:
             return json.loads(response.read())

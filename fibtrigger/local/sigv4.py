@@ -1,8 +1,10 @@
 """Verify AWS Signature Version 4 on an incoming request, as API Gateway does under AWS_IAM.
 
-Written from the SigV4 specification with hashlib and hmac (botocore signs, this checks, and
-the tests make the two meet). Only the Authorization-header form is accepted.
-Messages are API Gateway's own, so a client sees the same 403 bodies locally as on AWS.
+The request is signed again with botocore's SigV4Auth from the key pair and what the client
+declared (scope, timestamp, signed headers), and the two signatures are compared in constant
+time. This module checks the envelope around that: the scope, the key, the clock, the signed
+headers. Only the Authorization-header form is accepted. Messages are API Gateway's own, so
+a client sees the same 403 bodies locally as on AWS.
 """
 
 import hashlib
@@ -145,49 +147,32 @@ def verify(
         # Otherwise a signed hash header would let anyone swap the body.
         raise SignatureRejected("The x-amz-content-sha256 header does not match the body.", "InvalidSignatureException")
 
-    signing_key = _signing_key(key.secret_key, scope_date, region, service)
-    scope_text = f"{scope_date}/{region}/{service}/{TERMINATOR}"
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    signer = SigV4Auth(Credentials(key.access_key, key.secret_key, key.token), service, region)
+    # Exactly the headers the client signed, each name's values joined as the specification says.
+    signed = {name: _canonical_value(headers[name]) for name in signed_headers}
+    host = signed["host"]
     for canonical_query in _canonical_query_forms(query):
-        canonical_request = "\n".join(
-            [
-                method.upper(),
-                canonical_uri(path),
-                canonical_query,
-                "".join(f"{name}:{_canonical_value(headers[name])}\n" for name in signed_headers),
-                ";".join(signed_headers),
-                body_hash,
-            ]
+        request = AWSRequest(
+            method=method.upper(),
+            url=f"http://{host}{path}" + (f"?{canonical_query}" if canonical_query else ""),
+            headers=signed,
+            data=body,
         )
-        string_to_sign = "\n".join(
-            [ALGORITHM, amz_date, scope_text, hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()]
-        )
-        expected = hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+        request.context["timestamp"] = amz_date  # sign as of the client's time, not now
+        canonical_request = signer.canonical_request(request)
+        expected = signer.signature(signer.string_to_sign(request, canonical_request), request)
         if hmac.compare_digest(expected, signature):
             return Signer(access_key=access_key, region=region, signed_headers=signed_headers)
     raise SignatureRejected(BAD_SIGNATURE, "InvalidSignatureException")
 
 
-def canonical_uri(path: str) -> str:
-    """The path as received, dot segments and empty segments removed, URI-encoded once more
-    (every service but S3 double-encodes)."""
-    segments: list[str] = []
-    for segment in path.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if segments:
-                segments.pop()
-            continue
-        segments.append(segment)
-    normalized = "/" + "/".join(segments)
-    if path.endswith("/") and segments:
-        normalized += "/"
-    return quote(normalized, safe="/~")
-
-
 def _canonical_query_forms(query: str) -> list[str]:
-    """The specification's form (each name and value URI-encoded, sorted), and the form botocore
-    builds from a URL (the parts as sent, sorted) when the two differ."""
+    """The query as the specification encodes it (each name and value URI-encoded), and as sent
+    when that differs: botocore signs a URL's query as sent; other SDKs encode it first."""
     pairs = [pair.partition("=") for pair in query.split("&") if pair]
     raw = "&".join(f"{name}={value}" for name, value in sorted((name, value) for name, _, value in pairs))
     encoded = "&".join(
@@ -241,13 +226,6 @@ def _check_clock(amz_date: str, signed_at: datetime, now: datetime) -> None:
             f"Signature not yet current: {amz_date} is still later than {latest} ({stamp} + 5 min.)",
             "InvalidSignatureException",
         )
-
-
-def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    key = f"AWS4{secret}".encode()
-    for part in (date, region, service, TERMINATOR):
-        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
-    return key
 
 
 def _canonical_value(values: Sequence[str]) -> str:
