@@ -31,7 +31,7 @@ def test_quick_run_writes_every_row_and_drops_its_database(mysql_server_url, tmp
     assert result["mode"] == "quick" and result["server"]["version"]
     assert "innodb_flush_log_at_trx_commit" in result["server"]["variables"]
     numbers = [row["number"] for row in result["rows"]]
-    assert numbers == ["1", "1s", *["2"] * 5, "3", "4", "5", "6", "7", "8", "9", "10", "11"]
+    assert numbers == ["1", "1s", *["2"] * 5, "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
     for row in result["rows"]:
         if row["number"] in ("7", "11"):  # each starts a private mariadbd
             assert not row["available"] and "--quick" in row["unavailable_reason"]
@@ -57,10 +57,10 @@ def test_quick_run_writes_every_row_and_drops_its_database(mysql_server_url, tmp
 
 def test_unknown_rows_are_a_usage_error():
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--rows", "1,12"],
+        [sys.executable, "-m", "benchmarks", "--quick", "--rows", "1,99"],
         cwd=REPOSITORY, env=_environment(), capture_output=True, text=True, timeout=60,
     )
-    assert done.returncode == 2 and "unknown row(s) ['12']" in done.stderr
+    assert done.returncode == 2 and "unknown row(s) ['99']" in done.stderr
 
 
 def _environment() -> dict:
