@@ -4,7 +4,7 @@ SQLAlchemy's pool checkout and check-in are a large share of a ``compute()``
 (benchmarks/, row 2). A table that made its own engine keeps
 the connections it used on a LIFO stack instead, still checked out of that
 engine's pool, so the pool's size limits stay in force. Before reuse, each one
-gets the same check the pool would give it (``liveness.check``, or nothing for
+gets the same check the pool would give it (``liveness.checker``, or nothing for
 SQLite), and every ``LEASE_SECONDS`` it goes back through the pool, whose
 checkout applies ``pool_recycle`` and the checkout events.
 """
