@@ -91,9 +91,10 @@ def test_every_call_works_on_every_driver(drivername, driver_url, mysql_raw):
         assert table.compute_many(range(5), batch_size=2) == [fibonacci(n) for n in range(5)]  # a transaction
         table._returning = False  # the read-back MySQL uses (no RETURNING): by id
         assert table.compute_many([10, 11], batch_size=1) == [55, 89]
+        assert table.compute_many([12, 13, 14]) == [144, 233, 377]  # a block of ids from one statement
         assert table.compute(20) == 6765
         assert table.rows()[:2] == [(92, fibonacci(92)), (312, fibonacci(312))]
-        assert len(table.rows()) == 13
+        assert len(table.rows()) == 16
     finally:
         table.close()
     assert compute(30, url=driver_url) == 832040

@@ -52,7 +52,9 @@ def silent_port():
     thread.start()
     yield server.getsockname()[1]
     stop.set()
+    server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone would not
     server.close()
+    thread.join()
     for connection in accepted:
         connection.close()
 
