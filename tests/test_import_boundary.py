@@ -71,6 +71,9 @@ def test_help_and_version_load_no_library_behind_the_commands(argv):
     modules = command_loads(*argv)
     assert {"sqlalchemy", "alembic", "boto3", "botocore", "pymysql"}.isdisjoint(top_level(modules))
     assert "http.server" not in modules
+    if len(argv) == 1:  # the top level lists `local` and `aws` without loading their commands' modules
+        loaded_later = ("fibtrigger.local.", "fibtrigger.aws.clients", "fibtrigger.aws.deploy")
+        assert not any(name.startswith(loaded_later) for name in modules)
 
 
 def test_each_command_loads_what_it_uses(tmp_path):

@@ -24,10 +24,10 @@ COMMANDS = {
     "doctor": "fibtrigger.cli.core:doctor",
     "check": "fibtrigger.cli.check_commands:check",
     "backend": "fibtrigger.cli.backend_commands:backend",
-    "local": "fibtrigger.cli.local_commands:local",
+    "local": "fibtrigger.cli.groups:local",
     "lambda": "fibtrigger.cli.lambda_commands:lambda_group",
     "invoke": "fibtrigger.cli.lambda_commands:invoke",
-    "aws": "fibtrigger.cli.aws_commands:aws_group",
+    "aws": "fibtrigger.cli.groups:aws_group",
     "worker": "fibtrigger.cli.queue_commands:worker",
     "queue": "fibtrigger.cli.queue_commands:queue",
 }

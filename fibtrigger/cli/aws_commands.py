@@ -54,11 +54,6 @@ def function_options(command: Callable) -> Callable:
     return command
 
 
-@click.group("aws")
-def aws_group() -> None:
-    """Deploy the Lambda function, an IAM-authorized API and Aurora's access to AWS."""
-
-
 def _stack(region: str | None, profile: str | None, **settings: Any) -> Stack:
     from ..aws.clients import AwsClients, session_for  # boto3 loads with the command that uses it
     from ..aws.deploy import Stack
@@ -72,7 +67,7 @@ def _changes(report: Report) -> None:
         click.echo(f"  {change.line()}")
 
 
-@aws_group.command()
+@click.command()
 @stack_options
 @function_options
 def plan(region: str | None, profile: str | None, **settings: object) -> None:
@@ -87,7 +82,7 @@ def plan(region: str | None, profile: str | None, **settings: object) -> None:
     )
 
 
-@aws_group.command()
+@click.command()
 @stack_options
 @function_options
 def deploy(region: str | None, profile: str | None, **settings: object) -> None:
@@ -118,7 +113,7 @@ def deploy(region: str | None, profile: str | None, **settings: object) -> None:
     click.echo(f"Dashboard: {report.dashboard_url}")
 
 
-@aws_group.command()
+@click.command()
 @stack_options
 def destroy(region: str | None, profile: str | None, **settings: object) -> None:
     """Delete what deploy created, in reverse order; leaves everything else alone."""
@@ -135,7 +130,7 @@ def destroy(region: str | None, profile: str | None, **settings: object) -> None
     )
 
 
-@aws_group.command()
+@click.command()
 @stack_options
 @function_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the template here (default: stdout).")

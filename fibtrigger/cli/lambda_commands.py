@@ -4,7 +4,6 @@
 import click
 
 from ..aws import invoke as client
-from ..aws import package as lambda_package
 from .app import LazyGroup
 
 
@@ -21,6 +20,8 @@ def lambda_group() -> None:
 )
 def package(output: str) -> None:
     """Build the deployment zip (only lambda_handler/, byte-identical for the same source)."""
+    from ..aws import package as lambda_package
+
     built = lambda_package.write(output)
     click.echo(f"{output}: {built.size} bytes, sha256 {built.sha256}")
 

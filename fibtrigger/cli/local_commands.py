@@ -13,12 +13,7 @@ _STATE_DIR = click.option(
 )
 
 
-@click.group()
-def local() -> None:
-    """The Lambda path on this machine: MariaDB + local lambda_sync + the local Lambda service."""
-
-
-@local.command()
+@click.command()
 @_STATE_DIR
 @click.option("--db-port", type=click.IntRange(0, 65535), default=local_stack.DEFAULT_DB_PORT, show_default=True,
               help="mariadbd's TCP port (0: a free one).")
@@ -34,7 +29,7 @@ def up(state_dir: str | None, db_port: int, lambda_port: int, lambda_timeout_ms:
     click.echo(stack.exports())
 
 
-@local.command()
+@click.command()
 @_STATE_DIR
 def down(state_dir: str | None) -> None:
     """Stop mariadbd and the Lambda service (the data stays for the next `up`)."""
@@ -42,7 +37,7 @@ def down(state_dir: str | None) -> None:
     click.echo("stopped " + ", ".join(stopped) if stopped else "nothing was running")
 
 
-@local.command()
+@click.command()
 @_STATE_DIR
 def status(state_dir: str | None) -> None:
     """Show mariadbd and the Lambda service: PID, endpoint and what they answer. Exit 1 if one is down."""

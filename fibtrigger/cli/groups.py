@@ -1,0 +1,25 @@
+"""The command groups whose commands load heavy modules (the local stack, the AWS code): each group
+is defined here, light, and loads its commands' module only when one of them runs or is listed."""
+
+import click
+
+from .app import LazyGroup
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_subcommands={name: f"fibtrigger.cli.local_commands:{name}" for name in ("up", "down", "status")},
+)
+def local() -> None:
+    """The Lambda path on this machine: MariaDB + local lambda_sync + the local Lambda service."""
+
+
+@click.group(
+    "aws",
+    cls=LazyGroup,
+    lazy_subcommands={
+        name: f"fibtrigger.cli.aws_commands:{name}" for name in ("plan", "deploy", "destroy", "template")
+    },
+)
+def aws_group() -> None:
+    """Deploy the Lambda function, an IAM-authorized API and Aurora's access to AWS."""
