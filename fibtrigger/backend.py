@@ -28,7 +28,7 @@ from sqlalchemy.engine import URL, Connection
 from .arn import NotAnArn, parse_function_arn
 from .config import database_url, masked
 from .database import make_engine, server_error_number, translated
-from .errors import ConfigurationError, LambdaSyncUnavailable, SchemaNotInstalled
+from .errors import ConfigurationError, LambdaSyncUnavailable, PermissionDenied, SchemaNotInstalled
 from .schema import mysql
 
 SQL = "sql"
@@ -89,6 +89,12 @@ def backend_of(connection: Connection) -> BackendState:
     bodies: dict[str, str] = dict(connection.exec_driver_sql(mysql.SELECT_TRIGGER_BODIES).all())
     insert = bodies.get(mysql.INSERT_TRIGGER)
     update = bodies.get(mysql.UPDATE_TRIGGER)
+    if (insert is None or update is None) and {mysql.INSERT_TRIGGER, mysql.UPDATE_TRIGGER} <= bodies.keys():
+        # MariaDB lists the triggers with a NULL body to an account without the TRIGGER privilege.
+        raise PermissionDenied(
+            "this account may not read the fibonacci triggers' text (it needs the TRIGGER privilege): "
+            "run this as the migrator (`fibtrigger grants --role migrator`)"
+        )
     if insert is None or update is None:
         # information_schema hides triggers from an account without the TRIGGER privilege.
         raise SchemaNotInstalled(

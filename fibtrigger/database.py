@@ -373,7 +373,7 @@ def _access_denied(_message: str, url: URL) -> FibtriggerError:
     # The server's message is not repeated: it is the same for a wrong password and an unknown user.
     return AccessDenied(
         f"access denied for user {url.username!r} at {endpoint(url)}: check the user and password "
-        "in FIBTRIGGER_DATABASE_URL"
+        "in the database URL"
     )
 
 
