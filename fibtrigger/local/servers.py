@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..aws.region import environment_region
+from ..aws.region import DEFAULT_REGION, environment_region
 from ..config import masked
 from ..errors import ConfigurationError, LocalStackError
 
@@ -111,7 +111,6 @@ class LocalStack:
         # The service's modules (http.server and more) load here, not with `fibtrigger local --help`.
         from .function_api import DEPLOYED_FUNCTION_NAME
         from .proxy import LOCAL_ACCOUNT_ID
-        from .service import DEFAULT_REGION
 
         region = environment_region() or DEFAULT_REGION
         return f"arn:aws:lambda:{region}:{LOCAL_ACCOUNT_ID}:function:{DEPLOYED_FUNCTION_NAME}"

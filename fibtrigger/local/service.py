@@ -36,7 +36,7 @@ from fibtrigger.lambda_function.contract import BATCH_KEY
 from fibtrigger.lambda_function.settings import SettingError, max_fib
 
 from ..arn import FunctionReference, NotAnArn, is_function_name, parse_function
-from ..aws.region import environment_region
+from ..aws.region import DEFAULT_REGION, environment_region
 from ..errors import ConfigurationError
 from . import function_api, http_request, prometheus, proxy, sigv4
 from .runtime import DEFAULT_TIMEOUT_SECONDS, FunctionRuntime, Invocation
@@ -49,7 +49,6 @@ DEFAULT_STAGE = "test"
 # "function" is the name the Lambda Runtime Interface Emulator answers to; the second is the name
 # `fibtrigger aws deploy` gives the function, so that one ARN works here and, deployed, on AWS.
 DEFAULT_FUNCTION_NAMES = ("fibtrigger", function_api.DEPLOYED_FUNCTION_NAME, "function")
-DEFAULT_REGION = "us-east-1"
 # Lambda takes up to 6 MB synchronously and 1 MB asynchronously; {"fib": N} needs a few bytes.
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 # A kept-alive connection (the lambda_sync UDF keeps one per server thread) may idle this long.
