@@ -20,7 +20,11 @@ config = context.config
 if config.config_file_name is not None:
     fileConfig(config.config_file_name)
 
-x_url = context.get_x_argument(as_dictionary=True).get("url")
+x_arguments = context.get_x_argument(as_dictionary=True)
+if x_arguments.keys() - {"url"}:
+    # A mistyped key (-x uri=...) would otherwise migrate ./fibtrigger.db without a word.
+    raise CommandError(f"unknown -x {', '.join(sorted(x_arguments.keys() - {'url'}))}: only -x url=URL is read")
+x_url = x_arguments.get("url")
 try:
     url = with_driver(database_url(x_url or config.attributes.get("url")))
 except ConfigurationError as error:

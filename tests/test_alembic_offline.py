@@ -124,6 +124,9 @@ def test_x_url_overrides_the_environment_for_every_command(empty_mysql_url, tmp_
     assert migrate.current(empty_mysql_url) == doctor.head_revision()
     bad = alembic("-x", "url=not-a-url", "current")
     assert bad.returncode != 0 and "-x url is not a database URL" in bad.stderr and "Traceback" not in bad.stderr
+    typo = alembic("-x", f"uri={plain(empty_mysql_url)}", "upgrade", "head", env_url=decoy_url)
+    assert typo.returncode != 0 and "unknown -x uri" in typo.stderr and "Traceback" not in typo.stderr
+    assert not decoy.exists()
 
 
 def test_migrate_sql_is_the_python_twin(empty_mysql_url, capsys):
