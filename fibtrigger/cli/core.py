@@ -5,8 +5,6 @@ import sys
 
 import click
 
-from fibtrigger.lambda_function.contract import ArgumentError, parse_fib_text
-
 from .. import grants as grant_roles
 from ..config import database_url as parse_database_url
 from ..config import masked
@@ -61,6 +59,8 @@ def database_url_of(ctx: click.Context):
 
 def fib_arguments(texts: list[str], limit: int) -> list[int]:
     """Each text as a checked argument; a text that looks like an option is a usage error."""
+    from fibtrigger.lambda_function.contract import ArgumentError, parse_fib_text
+
     arguments = []
     for text in texts:
         if text.startswith("-") and not text[1:2].isdigit():
