@@ -311,39 +311,50 @@ def test_compute_timeout_names_the_stored_rows(url, raw):
 # ---- swaps --------------------------------------------------------------------------------
 
 
+class Inserting:
+    """Three threads calling compute() until the block ends; every failure is kept."""
+
+    def __init__(self, url) -> None:
+        self.url = url
+        self.failures: list[Exception] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._insert, args=(offset,)) for offset in range(3)]
+
+    def _insert(self, n: int) -> None:
+        while not self._stop.is_set():
+            try:
+                assert compute(n % 313, url=self.url, timeout=30) == fibonacci(n % 313)
+            except Exception as error:  # noqa: BLE001 - collected for the test's assertion
+                self.failures.append(error)
+            n += 7
+
+    def __enter__(self) -> "Inserting":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(60)
+
+
 def test_swaps_under_load_leave_no_wrong_and_no_null_row(url, raw, service):
     worker, thread, _ = running_worker(url)
-    stop_inserting = threading.Event()
-    failures = []
-
-    def insert():
-        n = 0
-        while not stop_inserting.is_set():
-            try:
-                assert compute(n % 313, url=url, timeout=30) == fibonacci(n % 313)
-            except Exception as error:  # noqa: BLE001 - collected for the assertion below
-                failures.append(error)
-            n += 1
-
-    inserters = [threading.Thread(target=insert) for _ in range(3)]
-    for inserter in inserters:
-        inserter.start()
     try:
-        for _ in range(3):
-            time.sleep(0.2)
-            assert backend.use_sql(url).changed
-            time.sleep(0.2)
-            assert backend.use_queue(url, service.function_arn()).changed
-        backend.use_sql(url)
-        cursor = raw.cursor()
-        cursor.execute("SELECT COUNT(*) FROM fibonacci WHERE value IS NULL")
-        assert cursor.fetchone() == (0,)  # none left NULL by the swap to sql, with inserts running
+        with Inserting(url) as inserting:
+            for _ in range(3):
+                time.sleep(0.2)
+                assert backend.use_sql(url).changed
+                time.sleep(0.2)
+                assert backend.use_queue(url, service.function_arn()).changed
+            backend.use_sql(url)
+            cursor = raw.cursor()
+            cursor.execute("SELECT COUNT(*) FROM fibonacci WHERE value IS NULL")
+            assert cursor.fetchone() == (0,)  # none left NULL by the swap to sql, with inserts running
     finally:
-        stop_inserting.set()
-        for inserter in inserters:
-            inserter.join(60)
         stop(worker, thread)
-    assert not failures, failures[:3]
+    assert not inserting.failures, inserting.failures[:3]
     found = rows(raw)
     assert len(found) > 50
     assert all(value == fibonacci(fib) and state == "done" for fib, value, state, _ in found)
@@ -360,33 +371,16 @@ def test_swaps_between_sql_lambda_and_queue_under_load(lambda_stack, aws_env, mo
     arn = "arn:aws:lambda:us-east-1:000000000000:function:fibtrigger"
     backend.use_queue(url, arn)
     worker, thread, _ = running_worker(url)
-    stop_inserting = threading.Event()
-    failures: list[Exception] = []
-
-    def insert(offset):
-        n = offset
-        while not stop_inserting.is_set():
-            try:
-                assert compute(n % 313, url=url, timeout=30) == fibonacci(n % 313)
-            except Exception as error:  # noqa: BLE001 - collected for the assertion below
-                failures.append(error)
-            n += 7
-
-    inserters = [threading.Thread(target=insert, args=(offset,)) for offset in range(3)]
-    for inserter in inserters:
-        inserter.start()
     try:
-        for use in (backend.use_sql, backend.use_lambda, backend.use_queue, backend.use_lambda, backend.use_queue):
+        with Inserting(url) as inserting:
+            for use in (backend.use_sql, backend.use_lambda, backend.use_queue, backend.use_lambda, backend.use_queue):
+                time.sleep(0.3)
+                assert (use(url) if use is backend.use_sql else use(url, arn)).changed
             time.sleep(0.3)
-            assert (use(url) if use is backend.use_sql else use(url, arn)).changed
-        time.sleep(0.3)
-        backend.use_sql(url)
+            backend.use_sql(url)
     finally:
-        stop_inserting.set()
-        for inserter in inserters:
-            inserter.join(60)
         stop(worker, thread)
-    assert not failures, failures[:3]
+    assert not inserting.failures, inserting.failures[:3]
     admin = lambda_stack_admin(lambda_stack)
     found = rows(admin)
     admin.close()
