@@ -12,8 +12,8 @@ from alembic.util import CommandError
 
 import fibtrigger.schema.operations as object_operations  # registers op.create_object & co., and their autogenerate
 from fibtrigger.config import DATABASE_URL_ENV, database_url
-from fibtrigger.database import with_driver
-from fibtrigger.errors import ConfigurationError
+from fibtrigger.database import translated, with_driver
+from fibtrigger.errors import ConfigurationError, FibtriggerError
 from fibtrigger.migrate import migration_engine
 
 config = context.config
@@ -49,7 +49,14 @@ elif config.attributes.get("connection") is not None:
         context.run_migrations()
 else:
     engine = migration_engine(url)
-    with engine.connect() as connection:
+    try:
+        with translated(url, dialect=engine.dialect):
+            connection = engine.connect()
+    except FibtriggerError as error:
+        if "url" in config.attributes:  # fibtrigger.migrate: it keeps the typed error
+            raise
+        raise CommandError(str(error)) from None  # the alembic CLI: one FAILED line, not a traceback
+    with connection:
         context.configure(connection=connection, **options)
         with context.begin_transaction():
             context.run_migrations()

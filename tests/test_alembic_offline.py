@@ -121,6 +121,10 @@ def test_x_url_overrides_the_environment_for_every_command(empty_mysql_url, tmp_
         assert done.returncode == 0, (args, done.stderr)
     assert f"{doctor.head_revision()} (head)" in done.stdout
     assert not decoy.exists()
+    missing = empty_mysql_url.set(database=f"{empty_mysql_url.database}_missing")
+    unknown = alembic("-x", f"url={plain(missing)}", "current")
+    assert unknown.returncode != 0 and "Traceback" not in unknown.stderr, unknown.stderr
+    assert f"database '{missing.database}' does not exist" in unknown.stderr
     assert migrate.current(empty_mysql_url) == doctor.head_revision()
     bad = alembic("-x", "url=not-a-url", "current")
     assert bad.returncode != 0 and "-x url is not a database URL" in bad.stderr and "Traceback" not in bad.stderr
