@@ -37,10 +37,11 @@ from .errors import (
     StatementAborted,
     StatementTimeout,
 )
+from .grants import ROLES
 
 MIGRATE_HINT = "run `fibtrigger migrate` (or `alembic upgrade head`) first"
 REPAIR_HINT = "`fibtrigger doctor` checks it, and `fibtrigger migrate --repair` (as the migrator) renumbers the ids"
-GRANTS_HINT = "`fibtrigger grants --role caller|migrator|lambda-definer` prints what each account needs"
+GRANTS_HINT = f"`fibtrigger grants --role {'|'.join(ROLES)}` prints what each account needs"
 
 # Seconds. Every supported driver takes these three names; a URL query (?read_timeout=5) overrides each.
 # connect_timeout bounds the TCP connect and, except on PyMySQL (where read_timeout does), the server's
