@@ -4,6 +4,8 @@ Standard library only: the Lambda deployment package ships this module, and
 ``fibtrigger`` imports it so that each fact lives once.
 """
 
+import json
+
 # F(312) has 65 digits, the most a DECIMAL(65,0) column holds.
 DECIMAL65_MAX_FIB = 312
 # F(92) is the largest Fibonacci number in a signed 64-bit integer (SQLite INTEGER).
@@ -89,22 +91,58 @@ class AnswerError(ValueError):
     """The function's answer for one argument is malformed or for another argument."""
 
 
+ANSWER_KEYS = frozenset({"fib", "value", "number"})
+
+
+class RepeatedKeys(tuple):
+    """What ``load_answer`` makes of a JSON object with a repeated key: never a dict, so it is
+    refused wherever an object is expected (that item alone, in a batch)."""
+
+
+def _object_or_repeated(pairs: list) -> "dict | RepeatedKeys":
+    keys = [key for key, _ in pairs]
+    return RepeatedKeys(keys) if len(set(keys)) != len(keys) else dict(pairs)
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def load_answer(text: str | bytes) -> object:
+    """Parse the function's answer as strictly as the database's JSON functions do: an object with
+    a repeated key becomes a RepeatedKeys (refused by ``answer_value``), not silently its last
+    value; NaN and Infinity raise ValueError, like any text that is not JSON."""
+    return json.loads(text, object_pairs_hook=_object_or_repeated, parse_constant=_refuse_constant)
+
+
+def _is_json_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def answer_value(answer: object, fib: int, max_digits: int = DECIMAL65_DIGITS) -> int:
     """The exact value of one answer ``{"fib": fib, "value": "digits"[, "number": n]}``, checked as
-    strictly as the database's fiblambda does: an object, ``fib`` a JSON number equal to the argument,
-    ``value`` a string of 1 to ``max_digits`` ASCII digits (and ``number``, if present, equal to it)."""
+    strictly as the database's fiblambda does: an object with no other key, ``fib`` a JSON number
+    equal to the argument, ``value`` a string of 1 to ``max_digits`` ASCII digits (and ``number``,
+    if present, a JSON number equal to it). Parse it with ``load_answer`` so repeated keys are refused."""
+    if isinstance(answer, RepeatedKeys):
+        raise AnswerError(f"the answer for fib {fib} repeats a key: {describe(', '.join(answer))}")
     if not isinstance(answer, dict):
         raise AnswerError(f"the answer for fib {fib} is not a JSON object")
     if "errorMessage" in answer or "errorType" in answer:
         raise AnswerError(f"{answer.get('errorType', 'Error')}: {answer.get('errorMessage', '')}"[:300])
     got = answer.get("fib")
-    if isinstance(got, bool) or not isinstance(got, (int, float)) or got != fib:
+    if not _is_json_number(got) or got != fib:
         raise AnswerError(f"asked for fib {fib}, the answer is for {describe(got)}")
     value = answer.get("value")
     if not isinstance(value, str) or not 1 <= len(value) <= max_digits or not (value.isascii() and value.isdigit()):
         raise AnswerError(f"the answer for fib {fib} has no value of 1 to {max_digits} digits: {describe(value)}")
     exact = int(value)
-    number = answer.get("number", exact)
-    if isinstance(number, bool) or number != exact:
-        raise AnswerError(f"the answer for fib {fib} has a number {describe(number)} that differs from its value")
+    if "number" in answer and (not _is_json_number(answer["number"]) or answer["number"] != exact):
+        raise AnswerError(
+            f"the answer for fib {fib} has a number {describe(answer['number'])} that differs from its value"
+        )
+    extra = set(answer) - ANSWER_KEYS
+    if extra:
+        keys = describe(", ".join(sorted(extra)))
+        raise AnswerError(f"the answer for fib {fib} has keys other than fib, value, number: {keys}")
     return exact

@@ -33,10 +33,7 @@ def leaves(group: click.Group, path: tuple[str, ...] = ()):
             yield (*path, name), command
 
 
-# `worker --once` retries an unreachable database without end and reports ?charset=nope as a
-# generic database error: the queue backend's own fix, in progress; walked again once it lands.
-NOT_WALKED = {("worker",)}
-LEAVES = {path: command for path, command in leaves(cli) if path not in NOT_WALKED}
+LEAVES = dict(leaves(cli))
 # The least each command needs to get past click's own parsing; everything else is its default.
 REQUIRED = {"numbers": ["10"], "n": ["10"], "function_arn": ["--function-arn", ARN], "user": ["--user", "app"]}
 

@@ -2,7 +2,14 @@
 
 import pytest
 
-from fibtrigger.lambda_function.contract import AnswerError, ArgumentError, answer_value, check_fib, parse_fib_text
+from fibtrigger.lambda_function.contract import (
+    AnswerError,
+    ArgumentError,
+    answer_value,
+    check_fib,
+    load_answer,
+    parse_fib_text,
+)
 
 
 class Sneaky(int):
@@ -69,8 +76,42 @@ def test_a_good_answer_gives_its_exact_value(answer):
         {"fib": 10, "value": "\u0665\u0665"},
         {"fib": 10, "value": "55", "number": 54},
         {"errorType": "ArgumentError", "errorMessage": "bad"},
+        {"fib": None, "value": "55"},
+        {"value": "55"},
+        {"fib": 10},
+        {"fib": 10, "value": "55", "extra": 1},
+        {"fib": 10, "value": "55", "number": True},
+        {"fib": 10, "value": "55", "number": "55"},
+        {"fib": 10, "value": "55", "number": None},
     ],
 )
 def test_a_malformed_answer_is_refused(answer):
     with pytest.raises(AnswerError):
         answer_value(answer, 10)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"fib": 10, "value": "55", "value": "56"}',
+        '{"fib": 11, "fib": 10, "value": "55"}',
+        '{"fib": 10, "value": "55", "number": 55, "number": 55}',
+    ],
+)
+def test_an_answer_with_a_repeated_key_is_refused(text):
+    with pytest.raises(AnswerError, match="repeats a key"):
+        answer_value(load_answer(text), 10)
+
+
+def test_a_repeated_key_in_one_batch_item_refuses_that_item_alone():
+    text = '{"results": [{"fib": 3, "value": "2"}, {"fib": 10, "value": "55", "value": "1"}]}'
+    results = load_answer(text)["results"]
+    assert answer_value(results[0], 3) == 2
+    with pytest.raises(AnswerError):
+        answer_value(results[1], 10)
+
+
+@pytest.mark.parametrize("text", ['{"fib": NaN, "value": "55"}', '{"fib": 10, "value": "55", "number": Infinity}'])
+def test_an_answer_with_nan_or_infinity_is_not_json(text):
+    with pytest.raises(ValueError):
+        load_answer(text)

@@ -18,6 +18,7 @@ from fibtrigger.aws.worker import Worker, WorkerSettings
 from fibtrigger.cli import main
 from fibtrigger.errors import BackendError, InvalidArgument, ResultPending
 from fibtrigger.lambda_function import function as lambda_function
+from fibtrigger.lambda_function.contract import load_answer
 from fibtrigger.local.service import LocalLambdaService
 
 pytestmark = pytest.mark.mysql
@@ -391,3 +392,35 @@ def lambda_stack_admin(stack):
     from fibtrigger.local import servers
 
     return servers.admin_connection(stack, "fibtrigger")
+
+
+# ---- answers checked as strictly as fiblambda, and setup errors --------------------------
+
+
+def test_a_malformed_answer_item_is_that_rows_error_never_a_value(url, raw):
+    raw.cursor().execute("INSERT INTO fibonacci (fib) VALUES (3), (4), (5), (6), (7), (8)")
+    answers = (
+        '{"results": [{"fib": 3, "value": "2"}, {"fib": 4, "value": "3", "extra": 1},'
+        ' {"fib": true, "value": "5"}, {"fib": 6, "value": "8", "value": "9"},'
+        ' {"fib": 7, "value": "13", "number": "13"}, {"fib": 8.0, "value": "21", "number": 21}]}'
+    )
+    settings = WorkerSettings(once=True, max_attempts=1, function_arn="arn:aws:lambda:us-east-1:0:function:x")
+    worker = Worker(url, settings, invoker=lambda _fibs: load_answer(answers)["results"], log=lambda _: None)
+    report = worker.run()
+    worker.close()
+    assert (report.written, report.errors) == (2, 4)
+    assert rows(raw) == ((3, 2, "done", 1), (4, None, "failed", 1), (5, None, "failed", 1),
+                         (6, None, "failed", 1), (7, None, "failed", 1), (8, 21, "done", 1))
+
+
+def test_worker_setup_errors_end_it_at_once(url, capsys):
+    for broken, code, message in [
+        (url.set(username="no_such_queuefix_user", password="x"), 2, "denied"),
+        (url.set(database="no_such_queuefix_db"), 2, "no_such_queuefix_db"),
+        (url.set(query={"charset": "nope"}), 2, "charset"),
+        (url.set(host="127.0.0.1", port=1), 1, "127.0.0.1:1"),
+    ]:
+        for once in (["--once"], []):
+            assert main(["worker", *once, "--database-url", plain(broken)]) == code
+            lines = capsys.readouterr().err.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("fibtrigger: ") and message in lines[0], lines

@@ -6,7 +6,7 @@ retries nothing here: the worker owns retries, with a backoff per row kept in th
 
 import json
 
-from fibtrigger.lambda_function.contract import BATCH_KEY
+from fibtrigger.lambda_function.contract import BATCH_KEY, load_answer
 
 from ..errors import BackendError, ConfigurationError
 from .invoke import _one_line, _preview, function_region
@@ -61,7 +61,7 @@ class BatchInvoker:
         if response.get("FunctionError"):
             raise BatchFailed(f"function error: {_function_error_text(payload)}")
         try:
-            answer = json.loads(payload)
+            answer = load_answer(payload)
         except ValueError:
             raise BatchFailed(f"the function answered with something other than JSON: {_preview(payload)}") from None
         results = answer.get("results") if isinstance(answer, dict) else None

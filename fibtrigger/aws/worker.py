@@ -22,7 +22,7 @@ from fibtrigger.lambda_function.contract import MAX_BATCH_ITEMS, AnswerError, an
 
 from .. import queue
 from ..config import database_url
-from ..database import make_engine, translate
+from ..database import Call, make_engine, translate
 from ..errors import ConfigurationError, DatabaseUnreachable, InvalidArgument, StatementAborted
 from ..queue_defaults import DEFAULT_POLL_SECONDS
 from .batch import DEFAULT_TIMEOUT_SECONDS, BatchFailed, BatchInvoker
@@ -30,6 +30,9 @@ from .batch import DEFAULT_TIMEOUT_SECONDS, BatchFailed, BatchInvoker
 logger = logging.getLogger("fibtrigger.worker")
 
 RECONNECT_CAP_SECONDS = 30.0
+# Tries to reach the database at start before giving up (a typo in the URL should not hang);
+# once it was reached, a worker waits out any outage.
+START_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class Worker:
         self._stop = threading.Event()
         self._engine = make_engine(self.url, pool_size=1)
         self._connection: PoolProxiedConnection | None = None
+        self._reached = False  # an action succeeded once: from then on, outages are waited out
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from ``run`` (safe from a signal handler)."""
@@ -206,19 +210,33 @@ class Worker:
     def _database(self, action, *args, **kwargs):
         """``action(connection, ...)``; while the database is unreachable (or a statement was rolled
         back: a deadlock, a lock wait timeout), wait and try again on a new connection. Each action
-        is safe to repeat: claims are transactions, the rest match on the claim token."""
+        is safe to repeat: claims are transactions, the rest match on the claim token.
+
+        Until the database was reached once, a setup error ends the worker: unreachable after
+        START_ATTEMPTS tries (at the first with ``once``), any other error (a refused URL, account
+        or database) at once."""
         delay = self.settings.poll_seconds
+        failures = 0
         while True:
+            call = Call(connected=self._connection is not None)
             try:
                 if self._connection is None:
                     self._connection = self._engine.raw_connection()
-                return action(self._connection, *args, **kwargs)
+                    call.connected = True
+                result = action(self._connection, *args, **kwargs)
+                self._reached = True
+                return result
             except Exception as error:
-                translated = translate(error, self.url)
+                translated = translate(error, self.url, call=call, dialect=self._engine.dialect)
                 self._close()
                 if not isinstance(translated, (DatabaseUnreachable, StatementAborted)) or self._stop.is_set():
                     raise translated from None
-                self._log(f"database: retrying in {delay:.2f} s: {translated}")
+                failures += 1
+                if not self._reached:
+                    if self.settings.once or failures >= START_ATTEMPTS:
+                        raise translated from None
+                else:
+                    self._log(f"database: retrying in {delay:.2f} s: {translated}")
                 self._stop.wait(delay)
                 delay = min(delay * 2, RECONNECT_CAP_SECONDS)
 
