@@ -22,6 +22,7 @@ from .errors import (
     BackendError,
     ConfigurationError,
     ConnectionLost,
+    ConstraintViolated,
     DatabaseNotFound,
     DatabaseUnreachable,
     Deadlock,
@@ -359,6 +360,10 @@ def _duplicate_key(message: str, _url: URL) -> FibtriggerError:
     )
 
 
+def _constraint_violated(message: str, _url: URL) -> FibtriggerError:
+    return ConstraintViolated(f"{message}: the row breaks the table's CHECK constraint; nothing was stored")
+
+
 def _privilege_missing(message: str, _url: URL) -> FibtriggerError:
     return PermissionDenied(f"{message}. {GRANTS_HINT}")
 
@@ -414,6 +419,8 @@ SERVER_ERRORS: dict[int, ServerErrorRule] = {
     1213: _deadlock,
     1467: _key_exhausted,  # "Failed to read auto-increment value from storage engine"
     1062: _duplicate_key,
+    4025: _constraint_violated,  # MariaDB: CONSTRAINT ... failed
+    3819: _constraint_violated,  # MySQL 8.0: Check constraint ... is violated
     1044: _privilege_missing,  # database
     1142: _privilege_missing,  # table
     1143: _privilege_missing,  # column

@@ -25,6 +25,7 @@ The CLI maps these to exit codes (fibtrigger.cli.EXIT_CODES); the library attach
     ├── ResultMismatch                      the rows read back differ from the arguments
     ├── KeyExhausted                        the hidden id (AUTO_INCREMENT) has no values left
     ├── DuplicateKey                        the hidden id was already taken: nothing stored
+    ├── ConstraintViolated                  the row breaks the table's CHECK constraint: nothing stored
     ├── LocalStackError                     `fibtrigger local up|down` failed
     ├── FunctionNotFound                    no Lambda function by that name or ARN
     ├── InvocationDenied                    the endpoint refused the caller's signature
@@ -194,6 +195,12 @@ class KeyExhausted(FibtriggerError):
 
 class DuplicateKey(FibtriggerError):
     """An insert's hidden id was already taken (an id written explicitly ahead of the counter): nothing was stored."""
+
+
+class ConstraintViolated(FibtriggerError):
+    """The row breaks the table's CHECK constraint (a value NULL exactly while the row waits on the
+    queue backend), for example a hand-written UPDATE of the bookkeeping columns: nothing was stored.
+    Not StatementAborted: repeating the statement fails the same way."""
 
 
 def invalid_argument(message: str, *, out_of_range: bool) -> InvalidArgument:

@@ -424,3 +424,20 @@ def test_worker_setup_errors_end_it_at_once(url, capsys):
             assert main(["worker", *once, "--database-url", plain(broken)]) == code
             lines = capsys.readouterr().err.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith("fibtrigger: ") and message in lines[0], lines
+
+
+def test_a_check_constraint_violation_is_a_typed_error(url, raw):
+    from sqlalchemy import text
+
+    from fibtrigger.database import make_engine, translated
+    from fibtrigger.errors import ConstraintViolated
+
+    raw.cursor().execute("INSERT INTO fibonacci (fib) VALUES (9)")
+    engine = make_engine(url, pool_size=1)
+    try:
+        with pytest.raises(ConstraintViolated, match="CHECK constraint; nothing was stored"):
+            with translated(url), engine.connect() as connection:
+                connection.execute(text("UPDATE fibonacci SET queue_state = 'done'"))
+    finally:
+        engine.dispose()
+    assert rows(raw) == ((9, None, "pending", 0),)
