@@ -11,6 +11,7 @@ A value is written only where the row still holds the fib that was sent and the 
 whose fib changed, or whose lease ran out and was claimed again, is left alone.
 """
 
+import json
 import os
 import secrets
 import socket
@@ -83,11 +84,9 @@ def write_back(connection, held: Claim, values: dict[int, int]) -> int:
     if not values:
         return 0
     fib_of = dict(held.rows)
-    answers = " UNION ALL ".join(
-        mysql.WRITE_BACK_ROW.format(id=row_id, fib=fib_of[row_id], value=value) for row_id, value in values.items()
-    )
+    answers = json.dumps([[row_id, fib_of[row_id], str(int(value))] for row_id, value in values.items()])
     cursor = connection.cursor()
-    return cursor.execute(mysql.WRITE_BACK.format(answers=answers), (held.token,))
+    return cursor.execute(mysql.WRITE_BACK, (answers, held.token))
 
 
 def release(
