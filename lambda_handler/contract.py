@@ -4,8 +4,6 @@ Standard library only: the Lambda deployment package ships this module, and
 ``fibtrigger`` imports it so that each fact lives once.
 """
 
-import json
-
 # F(312) has 65 digits, the most a DECIMAL(65,0) column holds.
 DECIMAL65_MAX_FIB = 312
 # F(92) is the largest Fibonacci number in a signed 64-bit integer (SQLite INTEGER).
@@ -112,6 +110,8 @@ def load_answer(text: str | bytes) -> object:
     """Parse the function's answer as strictly as the database's JSON functions do: an object with
     a repeated key becomes a RepeatedKeys (refused by ``answer_value``), not silently its last
     value; NaN and Infinity raise ValueError, like any text that is not JSON."""
+    import json  # here, not at the top: the handler's cold start loads no json until it needs it
+
     return json.loads(text, object_pairs_hook=_object_or_repeated, parse_constant=_refuse_constant)
 
 
