@@ -18,7 +18,15 @@ from fibtrigger import (
     default_table,
 )
 
-BAD_TYPES = [True, False, 1.0, 10.5, "10", b"10", None, [1], object()]
+
+class Opaque:
+    """An arbitrary object; a stable repr keeps test ids equal across pytest-xdist workers."""
+
+    def __repr__(self) -> str:
+        return "Opaque()"
+
+
+BAD_TYPES = [True, False, 1.0, 10.5, "10", b"10", None, [1], Opaque()]
 
 
 @pytest.fixture(params=["sqlite", "mysql"])

@@ -58,10 +58,17 @@ def table(mysql_url):
     fibonacci_table.close()
 
 
+class Opaque:
+    """An arbitrary object; a stable repr keeps test ids equal across pytest-xdist workers."""
+
+    def __repr__(self) -> str:
+        return "Opaque()"
+
+
 PYTHON_BAD = [
     None, -1, LIMIT + 1, 10**30, -(10**30), 1.0, 10.5, math.nan, math.inf, True, False, "10", " 10",
     SQL_INJECTION, b"10", bytearray(b"1"), Decimal("10"), Fraction(10, 1), complex(1, 0), [1], (1,), {"fib": 1},
-    object(),
+    Opaque(),
 ]
 
 
