@@ -5,7 +5,10 @@ import json
 import subprocess
 import sys
 
+import click
 import pytest
+
+from fibtrigger.cli.app import COMMANDS, SHORT_HELP, cli
 
 CORE = [
     "fibtrigger",
@@ -71,9 +74,18 @@ def test_help_and_version_load_no_library_behind_the_commands(argv):
     modules = command_loads(*argv)
     assert {"sqlalchemy", "alembic", "boto3", "botocore", "pymysql"}.isdisjoint(top_level(modules))
     assert "http.server" not in modules
-    if len(argv) == 1:  # the top level lists `local` and `aws` without loading their commands' modules
-        loaded_later = ("fibtrigger.local.", "fibtrigger.aws.clients", "fibtrigger.aws.deploy")
+    if len(argv) == 1:  # the top level lists its commands without loading any of their modules
+        loaded_later = ("fibtrigger.local.", "fibtrigger.aws.", "fibtrigger.grants")
         assert not any(name.startswith(loaded_later) for name in modules)
+        command_modules = {target.partition(":")[0] for target in COMMANDS.values()}
+        assert command_modules.isdisjoint(modules)
+
+
+def test_the_root_listing_shows_each_commands_own_short_help():
+    for name in COMMANDS:
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None and command.short_help == SHORT_HELP[name], name
+    assert set(SHORT_HELP) == set(COMMANDS)
 
 
 def test_each_command_loads_what_it_uses(tmp_path):

@@ -1,9 +1,10 @@
 """The root command group and the options commands share.
 
-Each command lives in a module of this package and is imported only when it runs (or when
-``--help`` lists it): ``COMMANDS`` names where each one is, after click's LazyGroup pattern.
-The command modules import the library inside their command functions, so that a command
-loads what it uses and ``fibtrigger --help`` stays cheap.
+Each command lives in a module of this package and is imported only when it runs:
+``COMMANDS`` names where each one is, after click's LazyGroup pattern, and ``SHORT_HELP`` holds
+the line ``fibtrigger --help`` lists for it (each command declares the same text as its
+``short_help``), so that listing them imports none. The command modules import the library
+inside their command functions, so that a command loads what it uses.
 """
 
 import importlib
@@ -31,14 +32,52 @@ COMMANDS = {
     "worker": "fibtrigger.cli.queue_commands:worker",
     "queue": "fibtrigger.cli.queue_commands:queue",
 }
+# The root listing's text for each command: the commands use it as their short_help too.
+SHORT_HELP = {
+    "migrate": "Upgrade the schema to head (table, fibcomp, triggers).",
+    "compute": "Insert each N into `fibonacci` and print the value stored.",
+    "table": "Print every row of `fibonacci`, oldest first.",
+    "grants": "Print least-privilege GRANT statements for a role.",
+    "doctor": "Check the URL, server, schema and backend; make a test call.",
+    "check": "Compare the live schema with revision head's; print each drift.",
+    "backend": "Show the triggers' backend (sql, lambda, queue), or swap it.",
+    "local": "The Lambda path on this machine: MariaDB, lambda_sync, the service.",
+    "lambda": "The Lambda function: build its package, or serve it locally.",
+    "invoke": "Compute F(N) with the Lambda function and print the value.",
+    "aws": "Deploy the Lambda function and its IAM-authorized API to AWS.",
+    "worker": "Compute the queue backend's waiting rows, a batch per call.",
+    "queue": "The queue backend's rows: what waits, what failed; re-drive them.",
+}
 
 
 class LazyGroup(click.Group):
     """A group whose subcommands are imported from ``module:attribute`` on first use."""
 
-    def __init__(self, *args, lazy_subcommands: dict[str, str] | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        lazy_subcommands: dict[str, str] | None = None,
+        lazy_short_help: dict[str, str] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.lazy_subcommands = dict(lazy_subcommands or {})
+        self.lazy_short_help = dict(lazy_short_help or {})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands; those with a ``lazy_short_help`` line are listed without importing them."""
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy_short_help and name not in self.commands:
+                rows.append((name, self.lazy_short_help[name]))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                limit = formatter.width - 6 - max(map(len, self.list_commands(ctx)))
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_subcommands})
@@ -59,6 +98,7 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup,
     lazy_subcommands=COMMANDS,
+    lazy_short_help=SHORT_HELP,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="fibtrigger", message="%(prog)s %(version)s")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..config import masked
-from .app import database_url_option, json_option
+from .app import SHORT_HELP, database_url_option, json_option
 from .core import database_url_of
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ def _state(state: BackendState) -> dict:
     return {"backend": state.name, "function_arn": state.function_arn}
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True, short_help=SHORT_HELP["backend"])
 @database_url_option
 @json_option
 @click.pass_context

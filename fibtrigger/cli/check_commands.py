@@ -5,12 +5,12 @@ import json
 import click
 
 from ..errors import FibtriggerError
-from .app import database_url_option, url_of
+from .app import SHORT_HELP, database_url_option, url_of
 
 IN_SYNC, DRIFT, SETUP_ERROR = 0, 1, 2
 
 
-@click.command()
+@click.command(short_help=SHORT_HELP["check"])
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @database_url_option
 @click.pass_context

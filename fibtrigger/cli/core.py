@@ -9,12 +9,12 @@ from .. import grants as grant_roles
 from ..config import database_url as parse_database_url
 from ..config import masked
 from ..errors import ConfigurationError, argument_error
-from .app import database_url_option, json_option, url_of
+from .app import SHORT_HELP, database_url_option, json_option, url_of
 
 STDIN = "-"
 
 
-@click.command()
+@click.command(short_help=SHORT_HELP["migrate"])
 @click.option(
     "--sql",
     "as_sql",
@@ -78,7 +78,7 @@ def rows_as_json(rows: list[tuple[int, int | None]]) -> str:
 
 
 # ignore_unknown_options lets "-1" reach the argument check instead of reading as a flag.
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(context_settings={"ignore_unknown_options": True}, short_help=SHORT_HELP["compute"])
 @click.argument("numbers", nargs=-1, metavar="N [N ...]")
 @database_url_option
 @json_option
@@ -118,7 +118,7 @@ def render_table(rows: list[tuple[int, int | None]]) -> str:
     return "\n".join([rule, header, rule, *body, rule] if body else [rule, header, rule])
 
 
-@click.command()
+@click.command(short_help=SHORT_HELP["table"])
 @database_url_option
 @json_option
 @click.pass_context
@@ -130,7 +130,7 @@ def table(ctx: click.Context, database_url: str | None, as_json: bool) -> None:
     click.echo(rows_as_json(rows) if as_json else render_table(rows))
 
 
-@click.command()
+@click.command(short_help=SHORT_HELP["grants"])
 @click.option("--user", required=True, help="The MySQL account's user name (create it first: CREATE USER).")
 @click.option("--host", default="%", show_default=True, help="The MySQL account's host.")
 @click.option(
@@ -157,7 +157,7 @@ def grants(ctx: click.Context, user: str, host: str, role: str, schema: str | No
         click.echo(statement)
 
 
-@click.command()
+@click.command(short_help=SHORT_HELP["doctor"])
 @database_url_option
 @json_option
 @click.pass_context

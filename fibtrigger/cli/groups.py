@@ -3,10 +3,11 @@ is defined here, light, and loads its commands' module only when one of them run
 
 import click
 
-from .app import LazyGroup
+from .app import SHORT_HELP, LazyGroup
 
 
 @click.group(
+    short_help=SHORT_HELP["local"],
     cls=LazyGroup,
     lazy_subcommands={name: f"fibtrigger.cli.local_commands:{name}" for name in ("up", "down", "status")},
 )
@@ -16,6 +17,7 @@ def local() -> None:
 
 @click.group(
     "aws",
+    short_help=SHORT_HELP["aws"],
     cls=LazyGroup,
     lazy_subcommands={
         name: f"fibtrigger.cli.aws_commands:{name}" for name in ("plan", "deploy", "destroy", "template")

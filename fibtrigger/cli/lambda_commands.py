@@ -4,11 +4,16 @@
 import click
 
 from ..aws import invoke as client
-from .app import LazyGroup
+from .app import SHORT_HELP, LazyGroup
 
 
 # serve loads the local service (http.server and more) only when it runs or shows its help.
-@click.group(name="lambda", cls=LazyGroup, lazy_subcommands={"serve": "fibtrigger.cli.serve_command:serve"})
+@click.group(
+    name="lambda",
+    cls=LazyGroup,
+    lazy_subcommands={"serve": "fibtrigger.cli.serve_command:serve"},
+    short_help=SHORT_HELP["lambda"],
+)
 def lambda_group() -> None:
     """The Fibonacci Lambda function: build its package, or serve it locally."""
 
@@ -26,7 +31,7 @@ def package(output: str) -> None:
     click.echo(f"{output}: {built.size} bytes, sha256 {built.sha256}")
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(context_settings={"ignore_unknown_options": True}, short_help=SHORT_HELP["invoke"])
 @click.argument("n", metavar="N")
 @click.option("--url", metavar="URL", help="An API Gateway invoke URL: POST, signed with SigV4 (execute-api).")
 @click.option(

@@ -6,7 +6,7 @@ import time
 import click
 
 from .. import queue_defaults as defaults
-from .app import database_url_option, json_option
+from .app import SHORT_HELP, database_url_option, json_option
 from .core import database_url_of
 
 
@@ -14,7 +14,7 @@ def _log(line: str) -> None:
     click.echo(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {line}", err=True)
 
 
-@click.command()
+@click.command(short_help=SHORT_HELP["worker"])
 @click.option("--batch-size", type=int, default=defaults.DEFAULT_BATCH_SIZE, show_default=True,
               help="Rows per claim, and per call of the function.")
 @click.option("--once", is_flag=True, help="Drain every row waiting at start (done or failed), then exit.")
@@ -44,7 +44,7 @@ def worker(ctx: click.Context, database_url: str | None, **options) -> None:
     )
 
 
-@click.group()
+@click.group(short_help=SHORT_HELP["queue"])
 def queue() -> None:
     """The queue backend's rows: what waits, what failed, and re-driving them."""
 
