@@ -16,6 +16,9 @@ demo: $(BIN)/.installed
 	$(BIN)/fibtrigger compute 0 10 20 92
 	$(BIN)/fibtrigger table
 
+# Four pytest-xdist processes, one test file each at a time (most tests wait on servers, not the
+# CPU); `make test PYTEST_ARGS=` runs them in one process.
+PYTEST_ARGS ?= -n 4 --dist loadfile
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
