@@ -137,7 +137,7 @@ def _measure(stack) -> Row:
         note=(
             f"Throughput ratios: time of {ROWS:,} rows on the other backend over time on the queue, paired by "
             f"round ({ROUNDS} rounds, interleaved). One private mariadbd {version} from `fibtrigger local up`, "
-            "three databases. The queue case is `compute_many` returning only when every value is stored: its "
+            "a database per case. The queue case is `compute_many` returning only when every value is stored: its "
             f"multi-row INSERTs, then one in-process worker (`fibtrigger.aws.worker`, batch {BATCH}, polling every "
             "20 ms when idle) claiming with SKIP LOCKED, one boto3 invoke per batch to `fibtrigger lambda serve`, "
             "one write-back UPDATE per batch, while compute_many polls its rows. The floor case (a measure, "

@@ -224,6 +224,34 @@ def test_a_worker_killed_mid_batch_loses_nothing(url, raw, aws_env):
     assert rows(raw) == tuple((n, fibonacci(n), "done", 2) for n in range(50))
 
 
+def test_the_next_batch_is_leased_during_a_call_and_handed_back_on_stop(url, raw, aws_env, monkeypatch):
+    """While a batch is being called, the worker has already claimed the next one; stopped then, it
+    finishes the batch in hand and hands the other back unsent, its attempt undone."""
+    called, go_on = threading.Event(), threading.Event()
+
+    def gated(event, context):
+        called.set()
+        go_on.wait(30)
+        return lambda_function.handler(event, context)
+
+    with LocalLambdaService(handler=gated, function_names=("fibtrigger",)) as gated_service:
+        for name, value in {**aws_env, "AWS_ENDPOINT_URL_LAMBDA": gated_service.url}.items():
+            monkeypatch.setenv(name, value)
+        raw.cursor().execute("INSERT INTO fibonacci (fib) VALUES " + ",".join(f"({n})" for n in range(20)))
+        worker, thread, _ = running_worker(url, function_arn=gated_service.function_arn(), batch_size=10)
+        try:
+            assert called.wait(30)
+            wait_for(lambda: [state for _, _, state, _ in rows(raw)] == ["claimed"] * 20)
+            worker.stop()
+        finally:
+            go_on.set()
+            stop(worker, thread)
+        assert gated_service.metrics()["batch_items"] == 10
+    found = rows(raw)
+    assert found[:10] == tuple((n, fibonacci(n), "done", 1) for n in range(10))
+    assert found[10:] == tuple((n, None, "pending", 0) for n in range(10, 20))
+
+
 def test_rows_wait_while_the_service_is_down_with_a_growing_backoff(url, raw, service, monkeypatch):
     arn = service.function_arn()
     service.stop()
@@ -245,6 +273,9 @@ def test_rows_wait_while_the_service_is_down_with_a_growing_backoff(url, raw, se
         # can stretch a gap, never shorten it.
         assert gaps[0] >= 0.15 and gaps[2] >= 0.6
         assert any("invoking" in line and "failed" in line for line in lines)
+        # The 4th attempt was seen at its claim; its release (pending again, backed off for at
+        # least 1.2 s) follows the failed call.
+        wait_for(lambda: queue.status(url).in_flight == 0)
         status = queue.status(url)
         assert status.pending == 1 and status.last_errors and "failed" in status.last_errors[0].error
         monkeypatch.setattr(service, "requested_port", service.port)

@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy.engine import URL
@@ -46,6 +47,7 @@ class WorkerSettings:
     backoff_seconds: float = queue.DEFAULT_BACKOFF_SECONDS
     backoff_cap_seconds: float = queue.DEFAULT_BACKOFF_CAP_SECONDS
     invoke_timeout_seconds: float | None = None  # None: half the lease, at most 30 s
+    claim_ahead: bool = True  # lease the next batch while this one is called
 
     @property
     def call_timeout(self) -> float:
@@ -118,9 +120,9 @@ class Worker:
         self._log = log or logger.info
         self._stop = threading.Event()
         self._engine = make_engine(self.url, pool_size=2)
-        # Two connections: the loop claims and calls on "claim" while the previous batch's values
-        # are written on "write" (measured: the two 500-row UPDATEs dominate a batch, and the
-        # server runs them side by side).
+        # Two connections: batches are claimed on "claim" (ahead, while the loop calls the
+        # function) and the previous batch's values are written on "write" (measured: the two
+        # 500-row UPDATEs dominate a batch, and the server runs them side by side).
         self._connections: dict[str, PoolProxiedConnection | None] = {"claim": None, "write": None}
         self._writing: threading.Thread | None = None
         self._write_error: BaseException | None = None
@@ -132,6 +134,8 @@ class Worker:
 
     def run(self) -> WorkerReport:
         """Work until ``stop()``; with ``once``, until every row waiting at start is done or failed."""
+        claims = ThreadPoolExecutor(1, thread_name_prefix="fibtrigger-worker-claim")
+        ahead: Future | None = None
         try:
             invoker = self._invoker or BatchInvoker(
                 self._function_arn(), timeout=self.settings.call_timeout
@@ -139,11 +143,18 @@ class Worker:
             horizon = self._database(queue.last_waiting_id) if self.settings.once else None
             if self.settings.once and horizon is None:
                 return self.report
-            while not self._stop.is_set():
-                held = self._database(
-                    queue.claim, self.settings.batch_size, self.settings.lease_seconds, self.name
-                )
+            while True:
+                held = ahead.result() if ahead is not None else self._claim()
+                ahead = None
+                if self._stop.is_set():
+                    if held.rows:
+                        self._database(queue.unclaim, held)  # never sent: no attempt spent
+                    break
                 if held.rows:
+                    if self.settings.claim_ahead:
+                        # The next batch is leased while this one is called: the claim is the
+                        # server's work, the call the function's, and they overlap.
+                        ahead = claims.submit(self._claim)
                     self._process(held, invoker)
                     continue
                 self._finish_writing()  # its rows are no longer waiting: the idle checks below see that
@@ -157,16 +168,27 @@ class Worker:
             self._finish_writing()
             return self.report
         finally:
+            if ahead is not None:  # leaving on an error: hand back the batch claimed ahead
+                self._unclaim_quietly(ahead)
+            claims.shutdown()
             if self._writing is not None:  # leaving on an error: the write-back still ends first
                 self._writing.join()
             self._close()
 
+    def _claim(self) -> queue.Claim:
+        return self._database(queue.claim, self.settings.batch_size, self.settings.lease_seconds, self.name)
+
+    def _unclaim_quietly(self, ahead: Future) -> None:
+        try:
+            held = ahead.result()
+            if held.rows:
+                self._database(queue.unclaim, held)
+        except Exception:  # noqa: BLE001 - already leaving on an error; the lease frees the rows
+            pass
+
     # -- one batch -----------------------------------------------------------------------
 
     def _process(self, held: queue.Claim, invoker) -> None:
-        if self._stop.is_set():
-            self._database(queue.unclaim, held)  # never sent: no attempt spent
-            return
         started = time.perf_counter()
         fibs = [fib for _, fib in held.rows]
         values: dict[int, int] = {}
