@@ -30,9 +30,9 @@ def markdown(run: dict, rows: list[Row]) -> str:
         f"- Server: {server['version']} ({_variables(server['variables'])})",
         "- Cases ran interleaved (A B, B A, ...) in one process against one server. Each ratio is the "
         "median, over rounds, of the ratio between the two cases' samples from the same round; IQR is "
-        "the interquartile range of those per-round ratios. The machine is shared (2 cores, other test "
-        "suites running, so fsync and CPU costs swing several-fold within a run): absolute times are "
-        "noise, the ratios are what to compare.",
+        "the interquartile range of those per-round ratios. The machine may be shared (1-minute load "
+        f"average {_load(run)}; other work makes fsync and CPU costs swing several-fold within a run): "
+        "absolute times are noise, the ratios are what to compare.",
         "",
         "| # | measured | against | result | target | met |",
         "|---|---|---|---|---|---|",
@@ -71,3 +71,8 @@ def _duration(seconds: float) -> str:
     if seconds >= 1e-4:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds * 1e6:.1f} us"
+
+
+def _load(run: dict) -> str:
+    load = run.get("load")
+    return f"{load[0]:g} at the start, {load[1]:g} at the end" if load else "not recorded"

@@ -1,6 +1,7 @@
 """`python -m benchmarks [--quick] [--out DIR] [--rows 1,5]`: run the rows, write the results."""
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         admin.close()
     started = time.monotonic()
+    load_at_start = os.getloadavg()[0]
     mode = "quick" if arguments.quick else "full"
     print(f"benchmarks: server {masked(server)} ({durability['version']}), {mode} run", file=sys.stderr)
     rows: list[Row] = []
@@ -84,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "elapsed_seconds": time.monotonic() - started,
         "machine": environment.machine(),
+        # The 1-minute load average when the run began and ended: other work on the machine.
+        "load": [round(load_at_start, 2), round(os.getloadavg()[0], 2)],
         "server": durability,
         "server_url": masked(server),
         "scratch_database": database,
