@@ -66,14 +66,15 @@ class LazyGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List the commands; those with a ``lazy_short_help`` line are listed without importing them."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names), default=0)  # as click.Group does
         rows = []
-        for name in self.list_commands(ctx):
+        for name in names:
             if name in self.lazy_short_help and name not in self.commands:
                 rows.append((name, self.lazy_short_help[name]))
                 continue
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:
-                limit = formatter.width - 6 - max(map(len, self.list_commands(ctx)))
                 rows.append((name, command.get_short_help_str(limit)))
         if rows:
             with formatter.section("Commands"):
