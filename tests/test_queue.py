@@ -14,9 +14,10 @@ import pytest
 
 from fibonacci_numbers import fibonacci
 from fibtrigger import backend, compute, compute_many, migrate, queue
+from fibtrigger.aws.invoke import NO_CREDENTIALS
 from fibtrigger.aws.worker import Worker, WorkerSettings
 from fibtrigger.cli import main
-from fibtrigger.errors import BackendError, InvalidArgument, ResultPending
+from fibtrigger.errors import BackendError, ConfigurationError, InvalidArgument, ResultPending
 from fibtrigger.lambda_function import function as lambda_function
 from fibtrigger.lambda_function.contract import load_answer
 from fibtrigger.local.service import LocalLambdaService
@@ -455,6 +456,36 @@ def test_worker_setup_errors_end_it_at_once(url, capsys):
             assert main(["worker", *once, "--database-url", plain(broken)]) == code
             lines = capsys.readouterr().err.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith("fibtrigger: ") and message in lines[0], lines
+
+
+def test_a_worker_without_aws_credentials_claims_nothing(url, raw, service, tmp_path):
+    raw.cursor().execute("INSERT INTO fibonacci (fib) VALUES (12)")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    nowhere = str(tmp_path / "none")
+    env.update(
+        AWS_ENDPOINT_URL_LAMBDA=service.url, AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
+        AWS_SHARED_CREDENTIALS_FILE=nowhere, AWS_CONFIG_FILE=nowhere,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "fibtrigger", "worker", "--once", "--database-url", plain(url)],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [f"fibtrigger: {NO_CREDENTIALS}"]
+    assert rows(raw) == ((12, None, "pending", 0),)  # not claimed: no lease to wait out, no attempt spent
+
+
+def test_a_call_refused_before_it_is_sent_hands_the_batch_back(url, raw):
+    raw.cursor().execute("INSERT INTO fibonacci (fib) VALUES (12), (13)")
+
+    def refused(_fibs):
+        raise ConfigurationError("no AWS region")
+
+    worker = Worker(url, WorkerSettings(), invoker=refused, log=lambda _: None)
+    with pytest.raises(ConfigurationError):
+        worker.run()
+    worker.close()
+    assert rows(raw) == ((12, None, "pending", 0), (13, None, "pending", 0))
 
 
 def test_a_check_constraint_violation_is_a_typed_error(url, raw):

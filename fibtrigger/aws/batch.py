@@ -9,7 +9,7 @@ import json
 from fibtrigger.lambda_function.contract import BATCH_KEY, load_answer
 
 from ..errors import BackendError, ConfigurationError
-from .invoke import _one_line, _preview, function_region
+from .invoke import NO_CREDENTIALS, _one_line, _preview, function_region
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
@@ -38,6 +38,9 @@ class BatchInvoker:
             self._client = session.client("lambda", region_name=function_region(function_arn), config=config)
         except NoRegionError:
             raise ConfigurationError("no AWS region: set AWS_DEFAULT_REGION, or use the function's full ARN") from None
+        # Checked before the worker claims a row: a batch it cannot send would wait out its lease.
+        if session.get_credentials() is None:
+            raise ConfigurationError(NO_CREDENTIALS)
         self.function_arn = function_arn
 
     def __call__(self, fibs: list[int]) -> list:
@@ -49,9 +52,7 @@ class BatchInvoker:
             )
             payload = response["Payload"].read()
         except NoCredentialsError:
-            raise ConfigurationError(
-                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
-            ) from None
+            raise ConfigurationError(NO_CREDENTIALS) from None
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             message = error.response.get("Error", {}).get("Message", "") or code

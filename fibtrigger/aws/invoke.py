@@ -48,6 +48,7 @@ DENIED_CODES = {
     "IncompleteSignatureException",
 }
 _RANGE_PREFIX = RANGE_MESSAGE.split("{", 1)[0]
+NO_CREDENTIALS = "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
 
 
 def stated_limit() -> int:
@@ -173,9 +174,7 @@ def invoke_function(
             "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or pass the function's full ARN"
         ) from None
     except NoCredentialsError:
-        raise ConfigurationError(
-            "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
-        ) from None
+        raise ConfigurationError(NO_CREDENTIALS) from None
     except ParamValidationError as error:
         raise ConfigurationError(f"invalid function name {name_or_arn!r}: {_one_line(error)}") from None
     except (BotoConnectionError, ConnectionClosedError, ReadTimeoutError) as error:

@@ -197,6 +197,9 @@ class Worker:
             answers = invoker(fibs)
         except BatchFailed as failure:
             errors[str(failure)] = held.ids
+        except ConfigurationError:
+            self._database(queue.unclaim, held)  # refused before it was sent: no attempt spent
+            raise
         else:
             for (row_id, fib), answer in zip(held.rows, answers, strict=True):
                 try:
