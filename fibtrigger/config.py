@@ -36,9 +36,9 @@ def database_url(url: str | URL | None = None) -> URL:
         if isinstance(raw, str) and "@" in f"{parsed.host}{parsed.database}":
             parsed = make_url(_encoded_password(raw))
     except Exception:  # noqa: BLE001 - sqlalchemy raises ArgumentError or ValueError
+        source = DATABASE_URL_ENV if url is None else "the URL given"
         raise ConfigurationError(
-            f"{DATABASE_URL_ENV} is not a database URL; expected e.g. "
-            "mysql+pymysql://user:password@host:3306/dbname"
+            f"{source} is not a database URL; expected e.g. mysql+pymysql://user:password@host:3306/dbname"
         ) from None
     parsed = _password_in_its_place(parsed)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":

@@ -180,6 +180,8 @@ def translate(error: BaseException, url: URL, *, call: Call | None = None, diale
     message = _message(original)
     if _is_lost_connection(original, number, dialect):
         return _lost(url, call, message)
+    if number == DATABASE_REFUSED and not call.connected:
+        return _database_refused(url)
     rule = SERVER_ERRORS.get(number) if number is not None else None
     if rule is not None:
         return rule(message, url)
@@ -380,6 +382,18 @@ def _access_denied(_message: str, url: URL) -> FibtriggerError:
     return AccessDenied(
         f"access denied for user {url.username!r} at {endpoint(url)}: check the user and password "
         "in the database URL"
+    )
+
+
+# At connect, the server answers an account without access to the URL's database, and a database
+# that does not exist, alike (1044), unless the account may see every database (then 1049).
+DATABASE_REFUSED = 1044
+
+
+def _database_refused(url: URL) -> FibtriggerError:
+    return PermissionDenied(
+        f"user {url.username!r} may not use database {url.database!r} at {endpoint(url)}, or it does not exist "
+        f"(the server does not say which): check the database name in the URL; {GRANTS_HINT}"
     )
 
 

@@ -5,6 +5,7 @@ import json
 import uuid
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from cli_in_process import fibtrigger, one_line_error
 from fibtrigger import migrate
@@ -132,6 +133,15 @@ def test_doctor_works_for_the_caller_account_and_skips_what_it_may_not_read(call
     cursor.execute("SELECT VERSION()")
     if "mariadb" in cursor.fetchone()[0].lower():
         assert "missing" not in line, line
+
+
+@pytest.mark.mysql
+def test_a_database_the_caller_may_not_use_is_named_with_both_causes(caller_url):
+    # The server answers a database that does not exist and one without access alike (1044).
+    elsewhere = make_url(caller_url).set(database="fibtrigger_test_typo").render_as_string(hide_password=False)
+    line = one_line_error(fibtrigger("compute", "5", "--database-url", elsewhere), 2)
+    assert "may not use database 'fibtrigger_test_typo'" in line and "or it does not exist" in line, line
+    assert "check the database name in the URL" in line and "Caller-Pa55" not in line
 
 
 def _count(connection) -> int:

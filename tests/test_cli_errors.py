@@ -151,6 +151,15 @@ def test_every_command_in_a_broken_environment_is_one_line(base_env, capsys, mon
         assert code in (0, expected, baseline[path]) or (code == 1 and not err), (args, code, err)
 
 
+def test_a_bad_url_error_names_where_the_url_came_from(base_env, capsys, monkeypatch):
+    monkeypatch.setenv("FIBTRIGGER_DATABASE_URL", "not a url")
+    code, _, err = run(capsys, ["compute", "5"])
+    assert code == 2 and err.startswith("fibtrigger: FIBTRIGGER_DATABASE_URL is not a database URL"), err
+    for args in (["compute", "5", "--database-url", "garbage"], ["--database-url", "garbage", "compute", "5"]):
+        code, _, err = run(capsys, args)
+        assert code == 2 and err.startswith("fibtrigger: the URL given is not a database URL"), err
+
+
 @pytest.mark.parametrize(
     "args, code, message",
     [(["lambda", "package", "-o", "missing/dir/function.zip"], 2, "cannot write the package to missing/dir"),

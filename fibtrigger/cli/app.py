@@ -128,6 +128,8 @@ def url_of(ctx: click.Context) -> str | None:
     while current is not None:
         value = current.params.get("database_url")
         if value is not None:
+            if current.get_parameter_source("database_url") is click.core.ParameterSource.ENVIRONMENT:
+                return None  # the library reads the variable itself, and names it in its errors
             return value
         current = current.parent
     return None
