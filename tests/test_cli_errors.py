@@ -151,6 +151,12 @@ def test_every_command_in_a_broken_environment_is_one_line(base_env, capsys, mon
         assert code in (0, expected, baseline[path]) or (code == 1 and not err), (args, code, err)
 
 
+def test_a_bare_group_prints_its_usage_without_the_error_prefix(capsys):
+    for args, usage in (([], "Usage: fibtrigger [OPTIONS] COMMAND"), (["queue"], "Usage: fibtrigger queue")):
+        code, out, err = run(capsys, args)
+        assert code == 2 and out == "" and err.startswith(usage), err
+
+
 def test_a_bad_url_error_names_where_the_url_came_from(base_env, capsys, monkeypatch):
     monkeypatch.setenv("FIBTRIGGER_DATABASE_URL", "not a url")
     code, _, err = run(capsys, ["compute", "5"])

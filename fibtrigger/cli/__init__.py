@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("fibtrigger: aborted", err=True)
         return 1
+    except click.exceptions.NoArgsIsHelpError as error:  # a bare group: its help, as it is
+        click.echo(error.format_message(), err=True)
+        return BAD_INPUT_EXIT
     except click.UsageError as error:
         click.echo(f"fibtrigger: {error.format_message()}", err=True)
         return BAD_INPUT_EXIT
