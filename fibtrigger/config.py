@@ -26,8 +26,9 @@ def raw_url(url: str | URL | None = None) -> str | URL:
     return url if url is not None else os.environ.get(DATABASE_URL_ENV) or DEFAULT_URL
 
 
-def database_url(url: str | URL | None = None) -> URL:
-    """The URL to use: the one given, else FIBTRIGGER_DATABASE_URL, else ./fibtrigger.db."""
+def database_url(url: str | URL | None = None, *, source: str = "the URL given") -> URL:
+    """The URL to use: the one given, else FIBTRIGGER_DATABASE_URL, else ./fibtrigger.db.
+    ``source`` names a given URL in the error for one that does not parse."""
     from sqlalchemy.engine import make_url  # loaded on first use: the CLI starts without SQLAlchemy
 
     raw = raw_url(url)
@@ -36,9 +37,8 @@ def database_url(url: str | URL | None = None) -> URL:
         if isinstance(raw, str) and "@" in f"{parsed.host}{parsed.database}":
             parsed = make_url(_encoded_password(raw))
     except Exception:  # noqa: BLE001 - sqlalchemy raises ArgumentError or ValueError
-        source = DATABASE_URL_ENV if url is None else "the URL given"
         raise ConfigurationError(
-            f"{source} is not a database URL; expected e.g. mysql+pymysql://user:password@host:3306/dbname"
+            f"{DATABASE_URL_ENV if url is None else source} is not a database URL; expected e.g. mysql+pymysql://user:password@host:3306/dbname"
         ) from None
     parsed = _password_in_its_place(parsed)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":

@@ -11,7 +11,7 @@ from alembic import context
 from alembic.util import CommandError
 
 import fibtrigger.schema.operations as object_operations  # registers op.create_object & co., and their autogenerate
-from fibtrigger.config import DATABASE_URL_ENV, database_url
+from fibtrigger.config import database_url
 from fibtrigger.database import translated, with_driver
 from fibtrigger.errors import ConfigurationError, FibtriggerError
 from fibtrigger.migrate import migration_engine
@@ -26,10 +26,11 @@ if x_arguments.keys() - {"url"}:
     raise CommandError(f"unknown -x {', '.join(sorted(x_arguments.keys() - {'url'}))}: only -x url=URL is read")
 x_url = x_arguments.get("url")
 try:
-    url = with_driver(database_url(x_url or config.attributes.get("url")))
+    given = {"source": "-x url"} if x_url else {}
+    url = with_driver(database_url(x_url or config.attributes.get("url"), **given))
 except ConfigurationError as error:
     # Alembic prints a CommandError as one FAILED line, without a traceback.
-    raise CommandError(str(error).replace(DATABASE_URL_ENV, "-x url", 1) if x_url else str(error)) from None
+    raise CommandError(str(error)) from None
 target_metadata = object_operations.target_metadata(url.get_backend_name())
 
 options = dict(target_metadata=target_metadata, include_object=object_operations.include_object)
