@@ -155,7 +155,16 @@ class Worker:
                         # The next batch is leased while this one is called: the claim is the
                         # server's work, the call the function's, and they overlap.
                         ahead = claims.submit(self._claim)
-                    self._process(held, invoker)
+                    try:
+                        self._process(held, invoker)
+                    except ConfigurationError:
+                        # Refused before it was sent (no credentials, no region): no attempt spent. The
+                        # claim ahead shares the connection, so it is handed back first.
+                        if ahead is not None:
+                            self._unclaim_quietly(ahead)
+                            ahead = None
+                        self._database(queue.unclaim, held)
+                        raise
                     continue
                 self._finish_writing()  # its rows are no longer waiting: the idle checks below see that
                 if self.settings.once:
@@ -197,9 +206,6 @@ class Worker:
             answers = invoker(fibs)
         except BatchFailed as failure:
             errors[str(failure)] = held.ids
-        except ConfigurationError:
-            self._database(queue.unclaim, held)  # refused before it was sent: no attempt spent
-            raise
         else:
             for (row_id, fib), answer in zip(held.rows, answers, strict=True):
                 try:
