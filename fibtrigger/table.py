@@ -297,8 +297,8 @@ class FibonacciTable:
             return ResultMismatch(f"rows {_id_text(gone)} were deleted before a worker computed them")
         return ResultPending(
             f"{'row' if len(ids) == 1 else 'rows'} {_id_text(ids)} stored but still pending after {timeout:g} s on "
-            "the queue backend: a worker (`fibtrigger worker`) will compute them; read them later by id, or see "
-            "`fibtrigger queue status`",
+            "the queue backend: a worker (`fibtrigger worker`) will compute them; read them later by their "
+            "invisible id (SELECT id, fib, value FROM fibonacci WHERE id = ...), or see `fibtrigger queue status`",
             row_ids=ids,
         )
 

@@ -334,6 +334,7 @@ def test_compute_timeout_names_the_stored_rows(url, raw):
         compute_many([3, 4], url=url, timeout=0.3)
     ids = pending.value.row_ids
     assert len(ids) == 2 and "stored but still pending after 0.3 s" in str(pending.value)
+    assert "invisible id (SELECT id, fib, value FROM fibonacci WHERE id" in str(pending.value)
     cursor = raw.cursor()
     cursor.execute(f"SELECT fib, value FROM fibonacci WHERE id IN ({ids[0]}, {ids[1]}) ORDER BY id")
     assert cursor.fetchall() == ((3, None), (4, None))
