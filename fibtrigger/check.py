@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL
 from . import migrate
 from .config import database_url
 from .database import translated
-from .errors import SchemaNotInstalled
+from .errors import PermissionDenied, SchemaNotInstalled
 from .schema import operations as object_operations
 
 
@@ -67,6 +67,11 @@ def drift(url: str | URL | None = None) -> list[Drift]:
         with translated(url, dialect=engine.dialect) as call, engine.connect() as connection:
             call.connected = True
             return drift_of(connection)
+    except PermissionDenied as error:
+        raise PermissionDenied(
+            f"this account may not read what check compares (the schema revision, the functions and triggers): "
+            f"run it as the migrator, the account that ran `fibtrigger migrate` ({error})"
+        ) from None
     finally:
         engine.dispose()
 

@@ -129,6 +129,8 @@ def test_doctor_works_for_the_caller_account_and_skips_what_it_may_not_read(call
     # (with no text), so there it must not call them missing; MySQL hides them altogether.
     line = one_line_error(fibtrigger("backend", "--database-url", caller_url), 2)
     assert "TRIGGER privilege" in line, line
+    line = one_line_error(fibtrigger("check", "--database-url", caller_url), 2)
+    assert "run it as the migrator" in line and "Caller-Pa55" not in line, line
     cursor = mysql_raw.cursor()
     cursor.execute("SELECT VERSION()")
     if "mariadb" in cursor.fetchone()[0].lower():
